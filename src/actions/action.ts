@@ -1,0 +1,43 @@
+import type { EventRef } from '../../actors/index.js';
+
+/** A matched event as it appears in an action: enough to explain the match, with its stream sequence. */
+export interface MatchedEvent {
+  seq: number;
+  eventTime: number;
+  eventType: string;
+  productId: string;
+  categoryId?: string;
+  categoryCode?: string;
+  price: number;
+}
+
+/** The action contract of DESIGN.md. Everything but emittedAt is a pure function of the stream. */
+export interface Action {
+  actionId: string;
+  type: string;
+  patternId: string;
+  patternVersion: number;
+  userId: string;
+  userSession?: string;
+  /** Event time (epoch ms) of the completing event, or of the deadline for a timeout. */
+  eventTime: number;
+  /** Wall clock (epoch ms) when the engine produced it; the only non-deterministic field. */
+  emittedAt: number;
+  match: Record<string, MatchedEvent[]>;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * pattern id + version + user + the stream sequence that completed the match: a replay after a
+ * crash rebuilds the same id, so JetStream's Msg-Id dedupe drops the second send.
+ */
+export function actionId(patternId: string, version: number, userId: string, completingSeq: number): string {
+  return `${patternId}:${version}:${userId}:${completingSeq}`;
+}
+
+export function toMatchedEvent(e: EventRef): MatchedEvent {
+  const m: MatchedEvent = { seq: e.seq, eventTime: e.eventTime, eventType: e.eventType, productId: e.productId, price: e.price };
+  if (e.categoryId !== undefined) m.categoryId = e.categoryId;
+  if (e.categoryCode !== undefined) m.categoryCode = e.categoryCode;
+  return m;
+}

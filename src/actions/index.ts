@@ -1,0 +1,4 @@
+export { actionId, toMatchedEvent } from './action.js';
+export type { Action, MatchedEvent } from './action.js';
+export { toSessionSummaryRecord, sessionSummaryId } from './session-summary.js';
+export type { SessionSummaryRecord } from './session-summary.js';

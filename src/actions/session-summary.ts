@@ -1,0 +1,42 @@
+import type { SessionSummary } from '../../actors/index.js';
+
+/** One closed session on `analytics.sessions`. */
+export interface SessionSummaryRecord {
+  summaryId: string;
+  userId: string;
+  userSession?: string;
+  sessionStart: number;
+  sessionEnd: number;
+  durationMs: number;
+  views: number;
+  carts: number;
+  removes: number;
+  purchases: number;
+  others: number;
+  revenue: number;
+  converted: boolean;
+  emittedAt: number;
+}
+
+/** The session's first event sequence identifies it for good: replays rebuild the same id. */
+export const sessionSummaryId = (userId: string, firstSeq: number) => `session:${userId}:${firstSeq}`;
+
+export function toSessionSummaryRecord(userId: string, s: SessionSummary, emittedAt: number): SessionSummaryRecord {
+  const rec: SessionSummaryRecord = {
+    summaryId: sessionSummaryId(userId, s.firstSeq),
+    userId,
+    sessionStart: s.sessionStart,
+    sessionEnd: s.sessionEnd,
+    durationMs: s.sessionEnd - s.sessionStart,
+    views: s.views,
+    carts: s.carts,
+    removes: s.removes,
+    purchases: s.purchases,
+    others: s.others,
+    revenue: s.revenue,
+    converted: s.converted,
+    emittedAt,
+  };
+  if (s.userSession) rec.userSession = s.userSession;
+  return rec;
+}

@@ -1,0 +1,85 @@
+import { Command, InvalidArgumentError, CommanderError } from 'commander';
+import { ConfigError, type ConfigInput } from '../config/index.js';
+import { NatsSetupError } from '../nats/index.js';
+import { ExitCode, CliError } from './exit-codes.js';
+import { runCommand } from './run-command.js';
+import { publishCommand } from './publish-command.js';
+import { demoCommand } from './demo-command.js';
+import { sampleCommand } from './sample-command.js';
+
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const positiveNumber = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+interface CommonFlags {
+  dataDir?: string;
+  natsUrl?: string;
+}
+const overrides = (f: CommonFlags): ConfigInput => ({ dataDir: f.dataDir, natsUrl: f.natsUrl });
+
+const program = new Command()
+  .name('nudge')
+  .description('Real-time marketing events on NATS JetStream: per-user XState actors, patterns, actions.')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('run')
+  .description('run the engine against NATS_URL until SIGINT/SIGTERM')
+  .option('--data-dir <dir>', 'LMDB state directory (env NUDGE_DATA_DIR, default ./.nudge)')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL, default nats://127.0.0.1:4222)')
+  .action((f: CommonFlags) => runCommand(overrides(f)));
+
+program
+  .command('publish')
+  .description('publish events from a REES46 CSV or NDJSON file to events.<type>.<user>')
+  .requiredOption('--file <path>', 'a REES46 export (.csv) or one JSON event per line')
+  .option('--rate <n>', 'events per second (default: as fast as acks allow)', positiveNumber('--rate'))
+  .option('--flush', 'afterwards, advance every partition\'s event time a day past the last event so pending timers fire')
+  .option('--json', 'machine-readable report')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((f: { file: string; rate?: number; flush?: boolean; json?: boolean } & CommonFlags) => publishCommand(f, overrides(f)));
+
+program
+  .command('demo')
+  .description('embedded quick start: private nats-server from nats.conf, the engine, a sample replay, actions as they happen')
+  .option('--file <path>', 'replay a REES46 CSV or NDJSON file instead of the seeded sample')
+  .option('--users <n>', 'users in the seeded sample', positiveInt('--users'), 300)
+  .option('--seed <n>', 'seed of the sample', positiveInt('--seed'), 7)
+  .option('--json', 'NDJSON actions and a JSON summary')
+  .option('--data-dir <dir>', 'where the demo keeps its server store and state (default ./.nudge)')
+  .action((f: { file?: string; users: number; seed: number; json?: boolean } & CommonFlags) => demoCommand(f, overrides(f)));
+
+program
+  .command('sample')
+  .description('write the seeded shopper-session sample as a REES46 CSV to stdout')
+  .option('--users <n>', 'number of users', positiveInt('--users'), 300)
+  .option('--seed <n>', 'seed', positiveInt('--seed'), 7)
+  .action((f: { users: number; seed: number }) => sampleCommand(f));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  } else if (e instanceof CliError) {
+    process.stderr.write(`nudge: ${e.message}\n`);
+    process.exitCode = e.exitCode;
+  } else if (e instanceof ConfigError) {
+    process.stderr.write(`nudge: ${e.message}\n`);
+    process.exitCode = ExitCode.usage;
+  } else if (e instanceof NatsSetupError) {
+    process.stderr.write(`nudge: ${e.message}\n`);
+    process.exitCode = ExitCode.error;
+  } else {
+    process.stderr.write(`nudge: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = ExitCode.error;
+  }
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { resolve } from 'node:path';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const intFromEnv = (min: number) => z.coerce.number().int().min(min);
+
+/** Every tunable in one place, validated once at start-up: a bad value stops the process before it touches data. */
+export const configSchema = z.object({
+  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  dataDir: z.string().min(1).default('./.nudge'),
+  /** P in nats.conf's partition mapping; the engine verifies it against the server with a probe. */
+  partitions: intFromEnv(1).max(1024).default(8),
+  /** Which partitions this worker owns, e.g. "0-3,6"; empty means all. */
+  ownedPartitions: z.string().default(''),
+  /** Watermark = max event time seen in the partition minus this. */
+  maxOutOfOrderMs: intFromEnv(0).default(5_000),
+  /** Events behind the watermark: `process` applies them (and counts them), `dlq` dead-letters them. */
+  latePolicy: z.enum(['process', 'dlq']).default('process'),
+  checkpointEveryEvents: intFromEnv(1).default(10_000),
+  checkpointIntervalMs: intFromEnv(10).default(1_000),
+  liveActorCap: intFromEnv(1).default(50_000),
+  /** A partition with no input for this long (wall clock) gets a watermark tick written into the stream. */
+  idleTickMs: intFromEnv(10).default(1_000),
+  maxEventBytes: intFromEnv(64).default(16 * 1024),
+  eventsMaxAgeMs: intFromEnv(MINUTE).default(8 * DAY),
+  /** Must exceed the longest outage we recover from: replayed actions are deduped by Nats-Msg-Id inside it. */
+  actionsDedupeMs: intFromEnv(1_000).default(2 * HOUR),
+  workerId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'workerId must be a NATS subject token').default(`w${process.pid}`),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+const ENV: Record<keyof Config, string> = {
+  natsUrl: 'NATS_URL',
+  dataDir: 'NUDGE_DATA_DIR',
+  partitions: 'NUDGE_PARTITIONS',
+  ownedPartitions: 'NUDGE_OWNED_PARTITIONS',
+  maxOutOfOrderMs: 'NUDGE_MAX_OUT_OF_ORDER_MS',
+  latePolicy: 'NUDGE_LATE_POLICY',
+  checkpointEveryEvents: 'NUDGE_CHECKPOINT_EVENTS',
+  checkpointIntervalMs: 'NUDGE_CHECKPOINT_MS',
+  liveActorCap: 'NUDGE_LIVE_ACTORS',
+  idleTickMs: 'NUDGE_IDLE_TICK_MS',
+  maxEventBytes: 'NUDGE_MAX_EVENT_BYTES',
+  eventsMaxAgeMs: 'NUDGE_EVENTS_MAX_AGE_MS',
+  actionsDedupeMs: 'NUDGE_ACTIONS_DEDUPE_MS',
+  workerId: 'NUDGE_WORKER_ID',
+  logLevel: 'NUDGE_LOG_LEVEL',
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Precedence: explicit overrides (CLI flags) > environment > defaults. */
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const fromEnv: Record<string, string> = {};
+  for (const [key, name] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') fromEnv[key] = v;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const parsed = configSchema.safeParse({ ...fromEnv, ...defined });
+  if (!parsed.success) {
+    const msg = parsed.error.issues
+      .map((i) => `${ENV[i.path[0] as keyof Config] ?? i.path.join('.')}: ${i.message}`)
+      .join('; ');
+    throw new ConfigError(`invalid configuration: ${msg}`);
+  }
+  const config = { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  ownedPartitionList(config); // validate the range syntax now, not at first use
+  return config;
+}
+
+export function ownedPartitionList(config: Pick<Config, 'partitions' | 'ownedPartitions'>): number[] {
+  if (config.ownedPartitions.trim() === '') return Array.from({ length: config.partitions }, (_, i) => i);
+  const owned = new Set<number>();
+  for (const part of config.ownedPartitions.split(',')) {
+    const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!m) throw new ConfigError(`NUDGE_OWNED_PARTITIONS: cannot read "${part}" (use e.g. "0-3,6")`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    for (let p = from; p <= to; p++) {
+      if (p >= config.partitions) throw new ConfigError(`NUDGE_OWNED_PARTITIONS: partition ${p} >= NUDGE_PARTITIONS (${config.partitions})`);
+      owned.add(p);
+    }
+  }
+  return [...owned].sort((a, b) => a - b);
+}

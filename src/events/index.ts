@@ -1,0 +1,13 @@
+export { eventSchema, describeIssues, KnownEventTypes } from './schema.js';
+export type { NudgeEvent, NudgeEventInput, KnownEventType } from './schema.js';
+export { parseEventTime, formatRees46Time, EVENT_TIME_FORMATS } from './event-time.js';
+export { decodeEvent } from './decode.js';
+export type { Decoded, DecodeExpectations } from './decode.js';
+export { readRees46Csv, splitCsvLine, rees46RowToEvent, REES46_COLUMNS } from './rees46-csv.js';
+export type { CsvRow } from './rees46-csv.js';
+export { generateSample, toCsvLine, REES46_HEADER } from './sample-generator.js';
+export type { SampleOptions, SampleRow } from './sample-generator.js';
+export { fileSource, sampleSource } from './sources.js';
+export type { SourceItem } from './sources.js';
+export { produceEvents } from './producer.js';
+export type { ProduceOptions, ProduceReport } from './producer.js';

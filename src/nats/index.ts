@@ -1,0 +1,8 @@
+export { Streams, Subjects, Headers, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf, isSubjectToken } from './subjects.js';
+export type { StoredEventSubject } from './subjects.js';
+export { connectNats, requireJetStream, NatsSetupError } from './connection.js';
+export { ensureStreams, streamConfigs } from './streams.js';
+export type { StreamSettings } from './streams.js';
+export { verifyPartitionMapping } from './mapping-probe.js';
+export { startEmbeddedServer, findNatsServer, PROJECT_ROOT, REFERENCE_CONFIG } from './embedded-server.js';
+export type { EmbeddedServer, EmbeddedServerOptions } from './embedded-server.js';

@@ -1,0 +1,268 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { ownedPartitionList, type Config } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, Streams, Subjects } from '../nats/index.js';
+import { openCheckpointStore, type CheckpointStore, type PartitionCheckpoint } from '../store/index.js';
+import { ActorHost } from './actor-host.js';
+import { PartitionProcessor, type Output } from './partition-processor.js';
+import { OutputSink } from './output-sink.js';
+
+export interface PartitionStatus {
+  partition: number;
+  seq: number;
+  checkpointedSeq: number;
+  maxEventTime: number;
+  watermark: number;
+  pendingTimers: number;
+  counters: PartitionCheckpoint['counters'];
+}
+
+export interface EngineStatus {
+  partitions: PartitionStatus[];
+  liveActors: number;
+  evictions: number;
+  checkpoints: number;
+  outputsInFlight: number;
+}
+
+interface Lane {
+  processor: PartitionProcessor;
+  messages?: ConsumerMessages;
+  checkpointedSeq: number;
+  lastInputWall: number;
+  /** Wall time when event time last moved: idle ticks advance event time by the wall time since. */
+  lastAdvanceWall: number;
+  lastMaxEventTime: number;
+  caughtUp: boolean;
+  tickInFlight: boolean;
+}
+
+/**
+ * A worker: owns a set of partitions, consumes each with an ordered consumer from its checkpoint,
+ * applies messages through its PartitionProcessor, publishes outputs, and checkpoints everything
+ * into LMDB in one transaction (after the outputs it covers are acknowledged).
+ */
+export class Engine {
+  private readonly lanes = new Map<number, Lane>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private checkpointing: Promise<void> | null = null;
+  private sinceCheckpoint = 0;
+  private checkpoints = 0;
+  private stopped = false;
+  private failure: ((e: Error) => void) | null = null;
+  /** Settles when the engine stops; rejects if it had to stop on an unrecoverable error. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly store: CheckpointStore,
+    private readonly host: ActorHost,
+    private readonly sink: OutputSink,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.failure = reject;
+    });
+    this.done.catch(() => undefined);
+  }
+
+  static async start(config: Config, log: Logger): Promise<Engine> {
+    const nc = await connectNats(config.natsUrl, `nudge-engine-${config.workerId}`);
+    try {
+      const jsm = await requireJetStream(nc);
+      const changes = await ensureStreams(jsm, config);
+      if (changes.length) log.info({ changes }, 'streams ready');
+      await verifyPartitionMapping(nc, config.partitions);
+      const store = openCheckpointStore(config.dataDir);
+      const host = new ActorHost(store, config.liveActorCap);
+      const js = jetstream(nc);
+      const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+      const sink = new OutputSink(js, log, Math.max(1024, maxPayload - 4096));
+      const engine = new Engine(config, log, nc, js, store, host, sink);
+      installFaults(sink);
+      await engine.open();
+      return engine;
+    } catch (e) {
+      await nc.close();
+      throw e;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const owned = ownedPartitionList(this.config);
+    const now = Date.now();
+    for (const p of owned) {
+      const restored = this.store.loadPartition(p);
+      const processor = new PartitionProcessor(
+        { partition: p, partitions: this.config.partitions, maxOutOfOrderMs: this.config.maxOutOfOrderMs, latePolicy: this.config.latePolicy, maxEventBytes: this.config.maxEventBytes },
+        this.host,
+        restored,
+        this.store.loadTimers(p),
+      );
+      this.lanes.set(p, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, caughtUp: true, tickInFlight: false });
+    }
+    for (const [p, lane] of this.lanes) await this.consume(p, lane);
+    this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
+    this.timers.push(setInterval(() => this.tickIdlePartitions(), Math.max(10, Math.floor(this.config.idleTickMs / 2))));
+    this.log.info({ partitions: [...this.lanes.keys()], from: [...this.lanes.values()].map((l) => l.processor.seq + 1), dataDir: this.config.dataDir }, 'engine started');
+  }
+
+  private async consume(p: number, lane: Lane): Promise<void> {
+    const from = lane.processor.seq;
+    const consumer = await this.js.consumers.get(Streams.events, {
+      filter_subjects: Subjects.partitionFilter(p),
+      ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    lane.messages = await consumer.consume({ callback: (m) => this.onMessage(lane, m) });
+  }
+
+  private onMessage(lane: Lane, m: JsMsg): void {
+    if (this.stopped) return;
+    const out: Output[] = [];
+    try {
+      lane.processor.process({ seq: m.seq, subject: m.subject, data: m.data }, out);
+    } catch (e) {
+      // A bug must not stall the partition: the message is dead-lettered with the error as reason.
+      this.log.error({ err: e, seq: m.seq, subject: m.subject }, 'processing failed');
+      out.push({ kind: 'dlq', subject: Subjects.dlq, msgId: `dlq:${m.seq}`, data: m.data, reason: `internal error: ${(e as Error).message}`, sourceSubject: m.subject, sourceSeq: m.seq });
+    }
+    for (const o of out) this.sink.send(o);
+    const now = Date.now();
+    lane.lastInputWall = now;
+    lane.caughtUp = m.info.pending === 0;
+    if (lane.processor.maxEventTime !== lane.lastMaxEventTime) {
+      lane.lastMaxEventTime = lane.processor.maxEventTime;
+      lane.lastAdvanceWall = now;
+      lane.tickInFlight = false;
+    }
+    if (++this.sinceCheckpoint >= this.config.checkpointEveryEvents) void this.checkpoint().catch((e) => this.fail(e));
+  }
+
+  /**
+   * Quiet partitions must still fire their timers. The tick goes into the stream (not straight
+   * into the processor) so a replay sees event time move exactly as live processing did.
+   */
+  private tickIdlePartitions(): void {
+    const now = Date.now();
+    for (const [p, lane] of this.lanes) {
+      const proc = lane.processor;
+      if (!lane.caughtUp || lane.tickInFlight || proc.timers.size === 0 || proc.maxEventTime < 0) continue;
+      if (now - lane.lastInputWall < this.config.idleTickMs) continue;
+      const eventTime = proc.maxEventTime + (now - lane.lastAdvanceWall);
+      lane.tickInFlight = true;
+      this.js.publish(Subjects.tick(this.config.workerId, p), JSON.stringify({ eventTime })).catch((e) => {
+        lane.tickInFlight = false;
+        this.log.warn({ err: (e as Error).message, partition: p }, 'watermark tick publish failed');
+      });
+    }
+  }
+
+  /** One LMDB transaction: dirty actors, timer changes and offsets, after the outputs they imply are acked. */
+  checkpoint(): Promise<void> {
+    if (this.checkpointing) return this.checkpointing;
+    this.sinceCheckpoint = 0;
+    const partitions = [...this.lanes.values()].map((l) => l.processor.checkpointState());
+    const actors = this.host.captureDirty();
+    const timers = [...this.lanes].flatMap(([p, l]) => [...l.processor.timers.takeChanges()].map(([userId, deadline]) => ({ partition: p, userId, deadline })));
+    const unchanged = actors.size === 0 && timers.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
+    if (unchanged) {
+      this.host.committed();
+      return Promise.resolve();
+    }
+    const run = (async () => {
+      await this.sink.flush();
+      await this.store.commit({ partitions, actors, timers });
+      this.host.committed();
+      for (const c of partitions) this.lanes.get(c.partition)!.checkpointedSeq = c.seq;
+      this.checkpoints++;
+    })();
+    this.checkpointing = run.finally(() => {
+      this.checkpointing = null;
+    });
+    return this.checkpointing;
+  }
+
+  status(): EngineStatus {
+    return {
+      partitions: [...this.lanes].map(([p, l]) => ({
+        partition: p,
+        seq: l.processor.seq,
+        checkpointedSeq: l.checkpointedSeq,
+        maxEventTime: l.processor.maxEventTime,
+        watermark: l.processor.watermark,
+        pendingTimers: l.processor.timers.size,
+        counters: { ...l.processor.counters },
+      })),
+      liveActors: this.host.liveCount,
+      evictions: this.host.evictions,
+      checkpoints: this.checkpoints,
+      outputsInFlight: this.sink.pending,
+    };
+  }
+
+  /** Resolves once partition `p` has applied stream sequence `seq` (or beyond). */
+  async waitForSeq(p: number, seq: number, timeoutMs = 60_000): Promise<void> {
+    const lane = this.lanes.get(p);
+    if (!lane) throw new Error(`partition ${p} is not owned by this worker`);
+    const deadline = Date.now() + timeoutMs;
+    while (lane.processor.seq < seq) {
+      if (this.stopped) throw new Error('engine stopped');
+      if (Date.now() > deadline) throw new Error(`partition ${p} did not reach seq ${seq} within ${timeoutMs} ms (at ${lane.processor.seq})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Graceful stop: no new input, a final checkpoint, then close everything. */
+  async stop(): Promise<void> {
+    if (this.stopped) return this.done;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const lane of this.lanes.values()) lane.messages?.stop();
+    try {
+      await this.checkpoint();
+      if (this.checkpointing) await this.checkpointing;
+      await this.sink.flush();
+    } finally {
+      this.sink.close();
+      this.host.stopAll();
+      await this.store.close();
+      await this.nc.drain().catch(() => undefined);
+      this.log.info(this.totals(), 'engine stopped');
+      this.resolveDone();
+    }
+  }
+
+  totals() {
+    const t = { events: 0, dlq: 0, late: 0, ticks: 0, actions: 0, summaries: 0 };
+    for (const l of this.lanes.values()) for (const k of Object.keys(t) as Array<keyof typeof t>) t[k] += l.processor.counters[k];
+    return t;
+  }
+
+  private fail(e: unknown): void {
+    if (this.stopped) return;
+    this.log.fatal({ err: e }, 'engine failed; stopping (state is safe at the last checkpoint)');
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const lane of this.lanes.values()) lane.messages?.stop();
+    this.sink.close();
+    void this.nc.close().finally(() => this.failure?.(e as Error));
+  }
+}
+
+/**
+ * Fault injection for the crash tests, off unless the variable is set:
+ * NUDGE_FAULT_KILL_AFTER_OUTPUTS=N SIGKILLs this process right after the N-th acknowledged output,
+ * i.e. after an action reached the stream and before any checkpoint could cover it.
+ */
+function installFaults(sink: OutputSink): void {
+  const n = Number(process.env.NUDGE_FAULT_KILL_AFTER_OUTPUTS ?? '');
+  if (!Number.isInteger(n) || n <= 0) return;
+  sink.onAcked = (_o, count) => {
+    if (count >= n) process.kill(process.pid, 'SIGKILL');
+  };
+}

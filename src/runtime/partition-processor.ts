@@ -1,0 +1,177 @@
+import { decodeEvent } from '../events/index.js';
+import { COUPON_RULE, type EventRef, type SessionEmitted } from '../../actors/index.js';
+import { actionId, toMatchedEvent, toSessionSummaryRecord, type Action } from '../actions/index.js';
+import { Subjects, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf } from '../nats/subjects.js';
+import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
+import { TimerQueue } from './timer-queue.js';
+import type { ActorHost } from './actor-host.js';
+
+export interface InputMessage {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+}
+
+/** What processing a message asks the outside world to publish; msgId makes every one idempotent. */
+export type Output =
+  | { kind: 'action'; subject: string; msgId: string; body: Action }
+  | { kind: 'analytics'; subject: string; msgId: string; body: unknown }
+  | { kind: 'dlq'; subject: string; msgId: string; data: Uint8Array; reason: string; sourceSubject: string; sourceSeq: number };
+
+export interface ProcessorOptions {
+  partition: number;
+  partitions: number;
+  maxOutOfOrderMs: number;
+  latePolicy: 'process' | 'dlq';
+  maxEventBytes: number;
+  /** Wall clock, only ever used for emittedAt. */
+  now?: () => number;
+}
+
+const NO_TIME = -1;
+
+/**
+ * Applies one partition's messages in stream order: validation, event time and watermark, timers,
+ * and the per-user actors. No I/O: what it decides comes back as outputs, so the same code runs
+ * live, in recovery, and in the determinism tests.
+ */
+export class PartitionProcessor {
+  readonly timers = new TimerQueue();
+  private state: PartitionCheckpoint;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly opts: ProcessorOptions,
+    private readonly host: ActorHost,
+    restored?: PartitionCheckpoint,
+    restoredTimers: Array<{ userId: string; deadline: number }> = [],
+  ) {
+    this.state = restored ? structuredClone(restored) : { partition: opts.partition, seq: 0, maxEventTime: NO_TIME, counters: emptyCounters() };
+    for (const t of restoredTimers) this.timers.restore(t.userId, t.deadline);
+    this.now = opts.now ?? Date.now;
+  }
+
+  get seq(): number {
+    return this.state.seq;
+  }
+
+  get maxEventTime(): number {
+    return this.state.maxEventTime;
+  }
+
+  get watermark(): number {
+    return this.state.maxEventTime === NO_TIME ? Number.NEGATIVE_INFINITY : this.state.maxEventTime - this.opts.maxOutOfOrderMs;
+  }
+
+  get counters() {
+    return this.state.counters;
+  }
+
+  /** A consistent copy for the checkpoint, taken between two messages. */
+  checkpointState(): PartitionCheckpoint {
+    return structuredClone(this.state);
+  }
+
+  process(msg: InputMessage, out: Output[]): void {
+    // Redelivery after a consumer reset: already applied, so applying again would double-count.
+    if (msg.seq <= this.state.seq) return;
+    this.state.seq = msg.seq;
+    const where = parseStoredEventSubject(msg.subject);
+    if (!where || where.partition !== this.opts.partition) {
+      this.deadLetter(msg, `subject ${msg.subject} is not events.<type>.<user>.${this.opts.partition}`, out);
+      return;
+    }
+    if (where.eventType === InternalEventTypes.tick) return this.applyTick(msg, out);
+    if (where.eventType.startsWith('_')) return; // probes and other engine-internal traffic
+
+    const decoded = decodeEvent(msg.data, { maxBytes: this.opts.maxEventBytes, eventType: where.eventType, userId: where.userId });
+    if (!decoded.ok) return this.deadLetter(msg, decoded.reason, out);
+    const event = decoded.event;
+    if (partitionOf(event.userId, this.opts.partitions) !== this.opts.partition) {
+      // Published straight to the stored subject, bypassing the mapping: this user's order lives elsewhere.
+      return this.deadLetter(msg, `wrong partition: user ${event.userId} belongs to partition ${partitionOf(event.userId, this.opts.partitions)}`, out);
+    }
+    const late = event.eventTime < this.watermark;
+    if (late) {
+      this.state.counters.late++;
+      if (this.opts.latePolicy === 'dlq') {
+        return this.deadLetter(msg, `late event: eventTime ${event.eventTime} is behind the watermark ${this.watermark}`, out);
+      }
+    }
+    this.advanceTime(event.eventTime, msg.seq, out);
+    this.state.counters.events++;
+    const ref: EventRef = {
+      seq: msg.seq,
+      eventTime: event.eventTime,
+      eventType: event.eventType,
+      productId: event.productId,
+      price: event.price,
+    };
+    if (event.categoryId !== undefined) ref.categoryId = event.categoryId;
+    if (event.categoryCode !== undefined) ref.categoryCode = event.categoryCode;
+    if (event.userSession !== undefined) ref.userSession = event.userSession;
+    this.deliver(event.userId, { type: 'EVENT', event: ref }, msg.seq, out);
+  }
+
+  private applyTick(msg: InputMessage, out: Output[]): void {
+    let time: unknown;
+    try {
+      time = (JSON.parse(Buffer.from(msg.data).toString('utf8')) as { eventTime?: unknown }).eventTime;
+    } catch {
+      time = undefined;
+    }
+    if (typeof time !== 'number' || !Number.isFinite(time)) return this.deadLetter(msg, 'watermark tick without a numeric eventTime', out);
+    this.state.counters.ticks++;
+    this.advanceTime(time, msg.seq, out);
+  }
+
+  /** Moves event time forward and fires every timer the new watermark has passed, in (deadline, user) order. */
+  private advanceTime(eventTime: number, seq: number, out: Output[]): void {
+    if (eventTime <= this.state.maxEventTime) return;
+    this.state.maxEventTime = eventTime;
+    const wm = this.watermark;
+    for (const due of this.timers.popDue(wm)) {
+      this.deliver(due.key, { type: 'SESSION_TIMEOUT', time: due.deadline }, seq, out);
+    }
+  }
+
+  private deliver(userId: string, event: Parameters<ActorHost['deliver']>[1], seq: number, out: Output[]): void {
+    const result = this.host.deliver(userId, event);
+    this.timers.set(userId, result.deadline);
+    for (const e of result.emitted) this.emit(userId, e, seq, out);
+  }
+
+  private emit(userId: string, e: SessionEmitted, seq: number, out: Output[]): void {
+    if (e.type === 'session.summary') {
+      const body = toSessionSummaryRecord(userId, e, this.now());
+      this.state.counters.summaries++;
+      out.push({ kind: 'analytics', subject: Subjects.analytics(AnalyticsJobs.sessions), msgId: body.summaryId, body });
+      return;
+    }
+    const last = e.completedBy;
+    const action: Action = {
+      actionId: actionId(COUPON_RULE.patternId, COUPON_RULE.version, userId, seq),
+      type: COUPON_RULE.actionType,
+      patternId: COUPON_RULE.patternId,
+      patternVersion: COUPON_RULE.version,
+      userId,
+      eventTime: last.eventTime,
+      emittedAt: this.now(),
+      match: { views: e.views.map(toMatchedEvent) },
+      payload: {
+        categoryId: last.categoryId ?? null,
+        categoryCode: last.categoryCode || null,
+        productIds: [...new Set(e.views.map((v) => v.productId))],
+        views: e.views.length,
+      },
+    };
+    if (last.userSession) action.userSession = last.userSession;
+    this.state.counters.actions++;
+    out.push({ kind: 'action', subject: Subjects.action(action.type, userId), msgId: action.actionId, body: action });
+  }
+
+  private deadLetter(msg: InputMessage, reason: string, out: Output[]): void {
+    this.state.counters.dlq++;
+    out.push({ kind: 'dlq', subject: Subjects.dlq, msgId: `dlq:${msg.seq}`, data: msg.data, reason, sourceSubject: msg.subject, sourceSeq: msg.seq });
+  }
+}

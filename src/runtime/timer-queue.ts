@@ -1,0 +1,109 @@
+interface Entry {
+  deadline: number;
+  key: string;
+}
+
+const before = (a: Entry, b: Entry) => a.deadline < b.deadline || (a.deadline === b.deadline && a.key < b.key);
+
+/**
+ * Event-time timers of one partition, one per key. Due timers come out in (deadline, key) order,
+ * so firing order never depends on insertion history and a recovered queue fires exactly like the
+ * original. A later deadline for a key is not pushed at once: the old entry is re-queued when it
+ * surfaces, so a user who clicks all day holds one heap entry, not one per click.
+ */
+export class TimerQueue {
+  private readonly deadlines = new Map<string, number>();
+  private readonly heap: Entry[] = [];
+  /** Keys whose deadline changed since the last takeChanges(): what the next checkpoint must write. */
+  private readonly changed = new Map<string, number | null>();
+
+  get size(): number {
+    return this.deadlines.size;
+  }
+
+  get(key: string): number | undefined {
+    return this.deadlines.get(key);
+  }
+
+  set(key: string, deadline: number | null): void {
+    const prev = this.deadlines.get(key);
+    if (deadline === null) {
+      if (prev === undefined) return;
+      this.deadlines.delete(key);
+      this.changed.set(key, null);
+      return;
+    }
+    if (prev === deadline) return;
+    this.deadlines.set(key, deadline);
+    this.changed.set(key, deadline);
+    if (prev === undefined || deadline < prev) this.push({ deadline, key });
+  }
+
+  /** Loads without marking as changed: used on recovery, from what the store already holds. */
+  restore(key: string, deadline: number): void {
+    this.deadlines.set(key, deadline);
+    this.push({ deadline, key });
+  }
+
+  /** Removes and returns every timer with deadline <= watermark, in (deadline, key) order. */
+  popDue(watermark: number): Entry[] {
+    const due: Entry[] = [];
+    while (this.heap.length > 0 && this.heap[0]!.deadline <= watermark) {
+      const top = this.pop();
+      const current = this.deadlines.get(top.key);
+      if (current === undefined || current < top.deadline) continue;
+      if (current > top.deadline) {
+        this.push({ deadline: current, key: top.key });
+        continue;
+      }
+      this.deadlines.delete(top.key);
+      this.changed.set(top.key, null);
+      due.push(top);
+    }
+    return due;
+  }
+
+  nextDeadline(): number | undefined {
+    // The heap top may be stale; it is still a lower bound, which is all callers need.
+    return this.heap[0]?.deadline;
+  }
+
+  takeChanges(): Map<string, number | null> {
+    const out = new Map(this.changed);
+    this.changed.clear();
+    return out;
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): Entry {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
