@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { loadConfig, type ConfigInput } from '../config/index.js';
 import { createLogger } from '../log/index.js';
-import { connectNats } from '../nats/index.js';
+import { connectNats, requireJetStream, ensureStreams } from '../nats/index.js';
 import { fileSource, produceEvents, type ProduceReport } from '../events/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
@@ -31,6 +31,8 @@ export async function publishCommand(flags: PublishFlags, overrides: ConfigInput
   if (flags.rate !== undefined && !(flags.rate > 0)) throw new CliError('--rate must be a positive number of events per second', ExitCode.usage);
   const nc = await connectNats(config.natsUrl, 'nudge-publish');
   try {
+    // Publishing before any engine ran must not fail with "no responders": the streams are ours to create.
+    await ensureStreams(await requireJetStream(nc), config);
     const report = await produceEvents(nc, fileSource(flags.file), {
       partitions: config.partitions,
       ...(flags.rate ? { rate: flags.rate } : {}),

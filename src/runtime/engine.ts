@@ -6,6 +6,7 @@ import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, S
 import { openCheckpointStore, type CheckpointStore, type PartitionCheckpoint } from '../store/index.js';
 import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type Output } from './partition-processor.js';
+import { captureCheckpoint, restoreProcessors } from './checkpoint.js';
 import { OutputSink } from './output-sink.js';
 
 export interface PartitionStatus {
@@ -96,15 +97,14 @@ export class Engine {
   private async open(): Promise<void> {
     const owned = ownedPartitionList(this.config);
     const now = Date.now();
-    for (const p of owned) {
-      const restored = this.store.loadPartition(p);
-      const processor = new PartitionProcessor(
-        { partition: p, partitions: this.config.partitions, maxOutOfOrderMs: this.config.maxOutOfOrderMs, latePolicy: this.config.latePolicy, maxEventBytes: this.config.maxEventBytes },
-        this.host,
-        restored,
-        this.store.loadTimers(p),
-      );
-      this.lanes.set(p, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, caughtUp: true, tickInFlight: false });
+    const processors = restoreProcessors(this.store, this.host, owned, {
+      partitions: this.config.partitions,
+      maxOutOfOrderMs: this.config.maxOutOfOrderMs,
+      latePolicy: this.config.latePolicy,
+      maxEventBytes: this.config.maxEventBytes,
+    });
+    for (const processor of processors) {
+      this.lanes.set(processor.partition, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, caughtUp: true, tickInFlight: false });
     }
     for (const [p, lane] of this.lanes) await this.consume(p, lane);
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
@@ -166,9 +166,8 @@ export class Engine {
   checkpoint(): Promise<void> {
     if (this.checkpointing) return this.checkpointing;
     this.sinceCheckpoint = 0;
-    const partitions = [...this.lanes.values()].map((l) => l.processor.checkpointState());
-    const actors = this.host.captureDirty();
-    const timers = [...this.lanes].flatMap(([p, l]) => [...l.processor.timers.takeChanges()].map(([userId, deadline]) => ({ partition: p, userId, deadline })));
+    const write = captureCheckpoint([...this.lanes.values()].map((l) => l.processor), this.host);
+    const { partitions, actors, timers } = write;
     const unchanged = actors.size === 0 && timers.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
     if (unchanged) {
       this.host.committed();
@@ -176,7 +175,7 @@ export class Engine {
     }
     const run = (async () => {
       await this.sink.flush();
-      await this.store.commit({ partitions, actors, timers });
+      await this.store.commit(write);
       this.host.committed();
       for (const c of partitions) this.lanes.get(c.partition)!.checkpointedSeq = c.seq;
       this.checkpoints++;

@@ -6,3 +6,4 @@ export { ActorHost } from './actor-host.js';
 export type { SnapshotSource, Delivery } from './actor-host.js';
 export { TimerQueue } from './timer-queue.js';
 export { OutputSink } from './output-sink.js';
+export { captureCheckpoint, restoreProcessors } from './checkpoint.js';

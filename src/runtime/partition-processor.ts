@@ -51,6 +51,10 @@ export class PartitionProcessor {
     this.now = opts.now ?? Date.now;
   }
 
+  get partition(): number {
+    return this.opts.partition;
+  }
+
   get seq(): number {
     return this.state.seq;
   }
