@@ -237,8 +237,8 @@ describe('TimerQueue', () => {
           }
           continue;
         }
-        const fired = apply(original, op);
-        const again = rebuilt ? apply(rebuilt, op) : null;
+        const fired: Fired | null = apply(original, op);
+        const again: Fired | null = rebuilt ? apply(rebuilt, op) : null;
         if (fired !== null) {
           const expected = [...model].filter(([, d]) => d <= wm).map(([key, deadline]) => ({ deadline, key })).sort(byDeadlineThenKey);
           for (const e of expected) model.delete(e.key);
