@@ -17,7 +17,7 @@ test('partitionOf agrees with the server mapping in nats.conf for every user', a
   const nats = await startTestNats();
   started.push(nats);
   const seen = new Map<string, number>();
-  const sub = nats.nc.subscribe('events.view.*.*', { callback: (_e, m) => seen.set(m.subject.split('.')[2]!, Number(m.subject.split('.')[3])) });
+  const sub = nats.nc.subscribe('events.view.*.*', { callback: (_e, m) => void seen.set(m.subject.split('.')[2]!, Number(m.subject.split('.')[3])) });
   const users = Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? `u${i}` : i % 3 === 1 ? String(510_000_000 + i * 7919) : `user-${i}_x`));
   for (const u of users) nats.nc.publish(`events.view.${u}`, '{}');
   await nats.nc.flush();

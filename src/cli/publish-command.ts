@@ -16,10 +16,10 @@ const DAY_MS = 86_400_000;
 
 export function printProduceReport(r: ProduceReport, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(JSON.stringify({ published: r.published, deadLettered: r.deadLettered, rejections: r.rejections }) + '\n');
+    process.stdout.write(JSON.stringify({ published: r.published, duplicates: r.duplicates, deadLettered: r.deadLettered, rejections: r.rejections }) + '\n');
     return;
   }
-  process.stdout.write(`published ${r.published} events, dead-lettered ${r.deadLettered}\n`);
+  process.stdout.write(`published ${r.published} events${r.duplicates ? ` (${r.duplicates} dropped by the server as repeated eventIds)` : ''}, dead-lettered ${r.deadLettered}\n`);
   for (const x of r.rejections) process.stdout.write(`  rejected ${x.where}: ${x.reason}\n`);
 }
 

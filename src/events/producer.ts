@@ -17,6 +17,8 @@ export interface ProduceOptions {
 
 export interface ProduceReport {
   published: number;
+  /** Events the server dropped as repeats of an earlier eventId (Nats-Msg-Id) inside its window. */
+  duplicates: number;
   deadLettered: number;
   rejections: Array<{ where: string; reason: string }>;
   maxEventTime: number | null;
@@ -34,7 +36,7 @@ const KEEP_REJECTIONS = 50;
 export async function produceEvents(nc: NatsConnection, source: AsyncIterable<SourceItem>, opts: ProduceOptions): Promise<ProduceReport> {
   const js: JetStreamClient = jetstream(nc);
   const batch = Math.max(1, opts.batch ?? 1_000);
-  const report: ProduceReport = { published: 0, deadLettered: 0, rejections: [], maxEventTime: null, flushSeqs: new Map() };
+  const report: ProduceReport = { published: 0, duplicates: 0, deadLettered: 0, rejections: [], maxEventTime: null, flushSeqs: new Map() };
   let inFlight: Promise<unknown>[] = [];
   const started = Date.now();
   let sent = 0;
@@ -62,7 +64,11 @@ export async function produceEvents(nc: NatsConnection, source: AsyncIterable<So
         const t = parseEventTime(e.eventTime);
         if (t !== null && (report.maxEventTime === null || t > report.maxEventTime)) report.maxEventTime = t;
         const msgID = typeof e.eventId === 'string' && e.eventId !== '' ? e.eventId : undefined;
-        inFlight.push(js.publish(Subjects.event(type, user), body, msgID ? { msgID } : undefined));
+        inFlight.push(
+          js.publish(Subjects.event(type, user), body, msgID ? { msgID } : undefined).then((ack) => {
+            if (ack.duplicate) report.duplicates++;
+          }),
+        );
         report.published++;
       }
     }

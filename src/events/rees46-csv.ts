@@ -37,8 +37,9 @@ export function rees46RowToEvent(fields: string[], header: readonly string[]): N
     return `expected ${header.length} fields, got ${fields.length}${fields.length < header.length ? ' (row cut off?)' : ''}`;
   }
   const col = (name: string) => fields[header.indexOf(name)] ?? '';
+  // Plain decimals only: Number() would also take "0x10" and "1e3", which no export means.
+  if (!/^\d+(?:\.\d+)?$/.test(col('price'))) return `price "${col('price')}" is not a decimal number`;
   const price = Number(col('price'));
-  if (col('price') === '' || !Number.isFinite(price)) return `price "${col('price')}" is not a number`;
   const event: NudgeEventInput = {
     eventTime: col('event_time'),
     eventType: col('event_type'),

@@ -12,7 +12,7 @@ export async function verifyPartitionMapping(nc: NatsConnection, partitions: num
   const base = `probe${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   const nonces = Array.from({ length: probes }, (_, i) => `${base}x${i}`);
   const landed = new Map<string, string>();
-  const subs = nonces.flatMap((n) => [Subjects.probeStoredWildcard(n), Subjects.probe(n)].map((s) => nc.subscribe(s, { max: 1, callback: (_e, m) => landed.set(n, m.subject) })));
+  const subs = nonces.flatMap((n) => [Subjects.probeStoredWildcard(n), Subjects.probe(n)].map((s) => nc.subscribe(s, { max: 1, callback: (_e, m) => void landed.set(n, m.subject) })));
   await nc.flush();
   for (const n of nonces) nc.publish(Subjects.probe(n), '{}');
   const until = Date.now() + timeoutMs;
