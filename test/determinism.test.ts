@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { generateSample } from '../src/events/index.js';
+import { generateSample, sampleRowToEvent } from '../src/events/index.js';
 import { partitionOf } from '../src/nats/index.js';
 import { openCheckpointStore } from '../src/store/index.js';
 import { ActorHost, PartitionProcessor, captureCheckpoint, restoreProcessors, type InputMessage, type Output } from '../src/runtime/index.js';
@@ -16,7 +16,7 @@ function recordedStream(): InputMessage[] {
   const msgs: InputMessage[] = [];
   let seq = 0;
   for (const r of generateSample({ users: 250, seed: 5 })) {
-    const event = { eventTime: r.event_time, eventType: r.event_type, productId: r.product_id, categoryId: r.category_id, categoryCode: r.category_code, price: Number(r.price), userId: r.user_id, userSession: r.user_session };
+    const event = sampleRowToEvent(r);
     const p = partitionOf(r.user_id, P);
     msgs.push({ seq: ++seq, subject: `events.${r.event_type}.${r.user_id}.${p}`, data: Buffer.from(JSON.stringify(event)) });
     if (seq % 997 === 0) msgs.push({ seq: ++seq, subject: `events.view.${r.user_id}.${p}`, data: Buffer.from('{"not":"an event"}') });

@@ -11,6 +11,7 @@ import {
   type SessionSummary,
   type EventRef,
 } from '../actors/index.js';
+import { prng } from './support/prng.js';
 
 const T0 = Date.UTC(2019, 9, 1, 8, 0, 0);
 const SEC = 1000;
@@ -337,17 +338,6 @@ describe('the repeat-category coupon rule', () => {
   });
 });
 
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomScript(seed: number, n: number): SessionEvent[] {
   const rnd = prng(seed);

@@ -1,20 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TimerQueue } from '../src/runtime/timer-queue.js';
+import { prng } from './support/prng.js';
 
 type Fired = Array<{ deadline: number; key: string }>;
 
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(xs: T[], rnd: () => number): T[] {
   const out = [...xs];

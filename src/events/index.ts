@@ -7,7 +7,7 @@ export { readRees46Csv, splitCsvLine, rees46RowToEvent, REES46_COLUMNS } from '.
 export type { CsvRow } from './rees46-csv.js';
 export { generateSample, toCsvLine, REES46_HEADER } from './sample-generator.js';
 export type { SampleOptions, SampleRow } from './sample-generator.js';
-export { fileSource, sampleSource } from './sources.js';
+export { fileSource, sampleSource, sampleRowToEvent } from './sources.js';
 export type { SourceItem } from './sources.js';
 export { produceEvents } from './producer.js';
 export type { ProduceOptions, ProduceReport } from './producer.js';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { readRees46Csv } from './rees46-csv.js';
-import { generateSample, type SampleOptions } from './sample-generator.js';
+import { generateSample, type SampleOptions, type SampleRow } from './sample-generator.js';
 
 /** One input record for the producer: an event-shaped object, or a line that could not be read. */
 export type SourceItem = { ok: true; where: string; event: Record<string, unknown> } | { ok: false; where: string; raw: string; reason: string };
@@ -35,21 +35,23 @@ export function fileSource(path: string): AsyncGenerator<SourceItem> {
   return /\.csv$/i.test(path) ? fromCsv(path) : fromJsonl(path);
 }
 
+/** A generated REES46 row as the JSON event a shop would publish. */
+export function sampleRowToEvent(r: SampleRow): Record<string, unknown> {
+  const event: Record<string, unknown> = {
+    eventTime: r.event_time,
+    eventType: r.event_type,
+    productId: r.product_id,
+    categoryId: r.category_id,
+    categoryCode: r.category_code,
+    price: Number(r.price),
+    userId: r.user_id,
+    userSession: r.user_session,
+  };
+  if (r.brand !== '') event.brand = r.brand;
+  return event;
+}
+
 export async function* sampleSource(opts: SampleOptions): AsyncGenerator<SourceItem> {
   let n = 0;
-  for (const r of generateSample(opts)) {
-    n++;
-    const event: Record<string, unknown> = {
-      eventTime: r.event_time,
-      eventType: r.event_type,
-      productId: r.product_id,
-      categoryId: r.category_id,
-      categoryCode: r.category_code,
-      price: Number(r.price),
-      userId: r.user_id,
-      userSession: r.user_session,
-    };
-    if (r.brand !== '') event.brand = r.brand;
-    yield { ok: true, where: `sample:${n}`, event };
-  }
+  for (const r of generateSample(opts)) yield { ok: true, where: `sample:${++n}`, event: sampleRowToEvent(r) };
 }
