@@ -207,6 +207,7 @@ describe('PartitionProcessor', () => {
       others: 0,
       revenue: 99.5,
       converted: true,
+      finalPhase: 'purchased',
       emittedAt: 0,
     });
     assert.equal(h.proc.counters.ticks, 2);
@@ -274,8 +275,7 @@ describe('PartitionProcessor', () => {
     assert.equal(dlqs(out).length, 0);
     // B's 3rd view was the boundary one, the 4th the late one: the late one is in B's state
     assert.equal(actions(h.outputs).length, 1);
-    const ctx = JSON.parse(h.host.peek(B)!) as { context: { views: number } };
-    assert.equal(ctx.context.views, 4);
+    assert.equal(h.host.peek(B)!.ledger!.views, 4);
   });
 
   test('late events: dead-lettered under "dlq"', () => {

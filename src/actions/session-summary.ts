@@ -15,6 +15,8 @@ export interface SessionSummaryRecord {
   others: number;
   revenue: number;
   converted: boolean;
+  /** The furthest funnel phase the session machine was in when it ended. */
+  finalPhase: string;
   emittedAt: number;
 }
 
@@ -35,6 +37,7 @@ export function toSessionSummaryRecord(userId: string, s: SessionSummary, emitte
     others: s.others,
     revenue: s.revenue,
     converted: s.converted,
+    finalPhase: s.finalPhase,
     emittedAt,
   };
   if (s.userSession) rec.userSession = s.userSession;

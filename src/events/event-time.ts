@@ -10,9 +10,11 @@ export const EVENT_TIME_FORMATS = "epoch ms, ISO-8601 with a zone (2019-10-01T00
  */
 function isRealDate(y: number, mo: number, d: number, h: number, mi: number, s: number): boolean {
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return false;
-  const back = new Date(Date.UTC(2000, mo - 1, d));
-  return back.getUTCMonth() === mo - 1 && back.getUTCDate() === d && (d !== 29 || mo !== 2 || (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)));
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!);
 }
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const fields = (m: RegExpExecArray) => m.slice(1, 7).map((v) => (v === undefined ? 0 : Number(v))) as [number, number, number, number, number, number];
 

@@ -1,38 +1,32 @@
-import { createActor, type Actor } from 'xstate';
-import { sessionMachine, type SessionEvent, type SessionEmitted, type SessionContext } from '../../actors/index.js';
-
-type SessionActor = Actor<typeof sessionMachine>;
+import { UserSession, type EventRef, type SessionEmitted, type PersistedUserSession } from '../../actors/index.js';
 
 /** Where passivated actors live between checkpoints; the LMDB store in production. */
 export interface SnapshotSource {
   loadActor(userId: string): string | undefined;
 }
 
+export type ActorInput = { type: 'event'; event: EventRef } | { type: 'timeout'; time: number };
+
 export interface Delivery {
   emitted: SessionEmitted[];
   /** The actor's next event-time deadline, or null when it has nothing pending. */
   deadline: number | null;
-  context: SessionContext;
 }
 
 /**
- * One XState actor per user. Live actors sit in a bounded LRU; evicted ones are passivated to
- * their persisted snapshot (JSON text) and rehydrated on their next event. An actor back in its
- * empty idle state holds nothing worth keeping, so it is dropped and its row deleted: a quiet
- * user costs no memory and no disk.
+ * One actor per user (the XState session machine with its ledger, see actors/user-session.ts).
+ * Live actors sit in a bounded LRU; evicted ones are passivated to their persisted form (JSON
+ * text) and rehydrated on their next input. An actor with no open session holds nothing worth
+ * keeping, so it is dropped and its row deleted: a quiet user costs no memory and no disk.
  *
  * Snapshots reach LMDB only inside a checkpoint (never on eviction), so the store always matches
  * the offsets beside it: an evicted dirty actor waits in `passivated` until the next checkpoint.
  */
 export class ActorHost {
-  private readonly live = new Map<string, SessionActor>();
+  private readonly live = new Map<string, UserSession>();
   private readonly passivated = new Map<string, string | null>();
   private committing = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
-  private outbox: SessionEmitted[] = [];
-  private readonly collect = (e: SessionEmitted) => {
-    this.outbox.push(e);
-  };
   evictions = 0;
 
   constructor(
@@ -44,37 +38,35 @@ export class ActorHost {
     return this.live.size;
   }
 
-  deliver(userId: string, event: SessionEvent): Delivery {
+  deliver(userId: string, input: ActorInput): Delivery {
     const actor = this.activate(userId);
-    this.outbox = [];
-    actor.send(event);
-    const emitted = this.outbox;
-    const snapshot = actor.getSnapshot();
+    const emitted = input.type === 'event' ? actor.event(input.event) : actor.timeout(input.time);
     this.dirty.add(userId);
-    if (snapshot.value === 'idle' && snapshot.context.sessionStart === null) {
+    if (actor.isEmpty) {
       actor.stop();
       this.live.delete(userId);
       this.passivated.set(userId, null);
     }
-    return { emitted, deadline: snapshot.context.deadline, context: snapshot.context };
+    return { emitted, deadline: actor.deadline };
   }
 
-  /** Persisted snapshot text of a user right now (live, passivated or stored), for inspection. */
-  peek(userId: string): string | null {
+  /** Persisted form of a user right now (live, passivated or stored), for inspection. */
+  peek(userId: string): PersistedUserSession | null {
     const actor = this.live.get(userId);
-    if (actor) return JSON.stringify(actor.getPersistedSnapshot());
-    return this.lookupPassivated(userId) ?? null;
+    if (actor) return actor.persist();
+    const text = this.lookupPassivated(userId);
+    return text ? (JSON.parse(text) as PersistedUserSession) : null;
   }
 
   /**
-   * Takes every actor changed since the last capture as persisted-snapshot text (null = delete).
+   * Takes every actor changed since the last capture as persisted text (null = delete).
    * Synchronous, so it is a consistent cut with the partition offsets captured beside it.
    */
   captureDirty(): Map<string, string | null> {
     const out = new Map<string, string | null>();
     for (const userId of this.dirty) {
       const actor = this.live.get(userId);
-      out.set(userId, actor ? JSON.stringify(actor.getPersistedSnapshot()) : (this.passivated.get(userId) ?? null));
+      out.set(userId, actor ? JSON.stringify(actor.persist()) : (this.passivated.get(userId) ?? null));
     }
     this.dirty.clear();
     this.passivated.clear();
@@ -98,7 +90,7 @@ export class ActorHost {
     return this.store.loadActor(userId);
   }
 
-  private activate(userId: string): SessionActor {
+  private activate(userId: string): UserSession {
     let actor = this.live.get(userId);
     if (actor) {
       // Map order is the LRU order: re-insert on use.
@@ -107,18 +99,16 @@ export class ActorHost {
       return actor;
     }
     const text = this.lookupPassivated(userId);
-    actor = text ? createActor(sessionMachine, { snapshot: JSON.parse(text) }) : createActor(sessionMachine);
-    actor.on('*', this.collect);
-    actor.start();
+    actor = text ? UserSession.restore(JSON.parse(text) as PersistedUserSession) : UserSession.create();
     this.live.set(userId, actor);
     if (this.live.size > this.liveCap) this.evictOldest();
     return actor;
   }
 
   private evictOldest(): void {
-    const [userId, actor] = this.live.entries().next().value as [string, SessionActor];
+    const [userId, actor] = this.live.entries().next().value as [string, UserSession];
     this.live.delete(userId);
-    if (this.dirty.has(userId)) this.passivated.set(userId, JSON.stringify(actor.getPersistedSnapshot()));
+    if (this.dirty.has(userId)) this.passivated.set(userId, JSON.stringify(actor.persist()));
     actor.stop();
     this.evictions++;
   }

@@ -4,7 +4,7 @@ import { actionId, toMatchedEvent, toSessionSummaryRecord, type Action } from '.
 import { Subjects, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf } from '../nats/subjects.js';
 import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
 import { TimerQueue } from './timer-queue.js';
-import type { ActorHost } from './actor-host.js';
+import type { ActorHost, ActorInput } from './actor-host.js';
 
 export interface InputMessage {
   seq: number;
@@ -114,7 +114,7 @@ export class PartitionProcessor {
     if (event.categoryId !== undefined) ref.categoryId = event.categoryId;
     if (event.categoryCode !== undefined) ref.categoryCode = event.categoryCode;
     if (event.userSession !== undefined) ref.userSession = event.userSession;
-    this.deliver(event.userId, { type: 'EVENT', event: ref }, msg.seq, out);
+    this.deliver(event.userId, { type: 'event', event: ref }, msg.seq, out);
   }
 
   private applyTick(msg: InputMessage, out: Output[]): void {
@@ -135,12 +135,12 @@ export class PartitionProcessor {
     this.state.maxEventTime = eventTime;
     const wm = this.watermark;
     for (const due of this.timers.popDue(wm)) {
-      this.deliver(due.key, { type: 'SESSION_TIMEOUT', time: due.deadline }, seq, out);
+      this.deliver(due.key, { type: 'timeout', time: due.deadline }, seq, out);
     }
   }
 
-  private deliver(userId: string, event: Parameters<ActorHost['deliver']>[1], seq: number, out: Output[]): void {
-    const result = this.host.deliver(userId, event);
+  private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): void {
+    const result = this.host.deliver(userId, input);
     this.timers.set(userId, result.deadline);
     for (const e of result.emitted) this.emit(userId, e, seq, out);
   }

@@ -1,0 +1,73 @@
+import { SESSION_GAP_MS, recordView, type CategoryState, type CouponMatch, type EventRef } from './session-rules.js';
+
+/**
+ * What a session accumulates event by event: counts, revenue, times, and the coupon rule's
+ * window. Plain data changed by a pure-function reducer: it is the per-event hot path, so it costs
+ * a few property writes, not an XState step, and it serialises as-is into the checkpoint.
+ */
+export interface SessionLedger {
+  sessionStart: number;
+  lastEventTime: number;
+  /** Stream sequence of the session's first event: a stable id for its summary. */
+  firstSeq: number;
+  userSession: string | null;
+  views: number;
+  carts: number;
+  removes: number;
+  purchases: number;
+  others: number;
+  revenue: number;
+  categories: Record<string, CategoryState>;
+}
+
+export function openLedger(first: EventRef): SessionLedger {
+  return {
+    sessionStart: first.eventTime,
+    lastEventTime: first.eventTime,
+    firstSeq: first.seq,
+    userSession: first.userSession ?? null,
+    views: 0,
+    carts: 0,
+    removes: 0,
+    purchases: 0,
+    others: 0,
+    revenue: 0,
+    categories: {},
+  };
+}
+
+/** The event comes SESSION_GAP_MS or more after the session's last one: that session is over. */
+export const endsSession = (ledger: SessionLedger, e: EventRef) => e.eventTime - ledger.lastEventTime >= SESSION_GAP_MS;
+
+export const sessionDeadline = (ledger: SessionLedger) => ledger.lastEventTime + SESSION_GAP_MS;
+
+/**
+ * Adds one event to the ledger (in place) and returns the coupon it completes, if any. An
+ * out-of-order event counts, but never moves the session's times backwards past what was seen.
+ */
+export function recordEvent(ledger: SessionLedger, e: EventRef): CouponMatch | null {
+  if (e.eventTime < ledger.sessionStart) ledger.sessionStart = e.eventTime;
+  if (e.eventTime > ledger.lastEventTime) ledger.lastEventTime = e.eventTime;
+  if (ledger.userSession === null && e.userSession) ledger.userSession = e.userSession;
+  switch (e.eventType) {
+    case 'view': {
+      ledger.views++;
+      const { categories, coupon } = recordView(ledger.categories, e);
+      ledger.categories = categories;
+      return coupon;
+    }
+    case 'cart':
+      ledger.carts++;
+      return null;
+    case 'remove_from_cart':
+      ledger.removes++;
+      return null;
+    case 'purchase':
+      ledger.purchases++;
+      ledger.revenue = Math.round((ledger.revenue + e.price) * 100) / 100;
+      return null;
+    default:
+      ledger.others++;
+      return null;
+  }
+}
