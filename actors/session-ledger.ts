@@ -52,9 +52,7 @@ export function recordEvent(ledger: SessionLedger, e: EventRef): CouponMatch | n
   switch (e.eventType) {
     case 'view': {
       ledger.views++;
-      const { categories, coupon } = recordView(ledger.categories, e);
-      ledger.categories = categories;
-      return coupon;
+      return recordView(ledger.categories, e);
     }
     case 'cart':
       ledger.carts++;

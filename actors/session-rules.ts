@@ -62,35 +62,30 @@ function insertByTime(views: EventRef[], view: EventRef, keep: number): EventRef
  * Records a view and decides the coupon: COUPON_RULE.views views of one category whose times lie
  * within windowMs of the newest (t - oldest < windowMs), and no coupon for that category in the
  * windowMs before. Only the latest `views` views are needed to decide that, so state stays small.
+ * Updates `categories` in place: it is the ledger's own per-event state, on the hot path.
  */
-export function recordView(
-  categories: Record<string, CategoryState>,
-  view: EventRef,
-): { categories: Record<string, CategoryState>; coupon: CouponMatch | null } {
+export function recordView(categories: Record<string, CategoryState>, view: EventRef): CouponMatch | null {
   const key = categoryKey(view);
-  if (key === null) return { categories, coupon: null };
-  const prev = categories[key] ?? { views: [], couponAt: null };
-  const views = insertByTime(prev.views, view, COUPON_RULE.views);
-  const newest = views[views.length - 1]!;
-  const oldest = views[0]!;
-  const full = views.length >= COUPON_RULE.views && newest.eventTime - oldest.eventTime < COUPON_RULE.windowMs;
-  const capped = prev.couponAt !== null && newest.eventTime - prev.couponAt < COUPON_RULE.windowMs;
-  const fire = full && !capped;
-  const next = { ...pruneCategories(categories, newest.eventTime, key), [key]: { views, couponAt: fire ? newest.eventTime : prev.couponAt } };
-  return { categories: next, coupon: fire ? { category: key, views, completedBy: view } : null };
+  if (key === null) return null;
+  const state = categories[key] ?? { views: [], couponAt: null };
+  state.views = insertByTime(state.views, view, COUPON_RULE.views);
+  const newest = state.views[state.views.length - 1]!;
+  const oldest = state.views[0]!;
+  const full = state.views.length >= COUPON_RULE.views && newest.eventTime - oldest.eventTime < COUPON_RULE.windowMs;
+  const capped = state.couponAt !== null && newest.eventTime - state.couponAt < COUPON_RULE.windowMs;
+  pruneCategories(categories, newest.eventTime, key);
+  categories[key] = state;
+  if (!full || capped) return null;
+  state.couponAt = newest.eventTime;
+  return { category: key, views: state.views, completedBy: view };
 }
 
 /** Drops categories that can no longer contribute to or cap a coupon, so a long session stays small. */
-function pruneCategories(categories: Record<string, CategoryState>, now: number, keep: string): Record<string, CategoryState> {
-  let out: Record<string, CategoryState> | null = null;
-  for (const [key, state] of Object.entries(categories)) {
+function pruneCategories(categories: Record<string, CategoryState>, now: number, keep: string): void {
+  for (const key in categories) {
     if (key === keep) continue;
+    const state = categories[key]!;
     const lastView = state.views[state.views.length - 1]?.eventTime ?? -Infinity;
-    const stale = now - lastView >= COUPON_RULE.windowMs && (state.couponAt === null || now - state.couponAt >= COUPON_RULE.windowMs);
-    if (stale) {
-      out ??= { ...categories };
-      delete out[key];
-    }
+    if (now - lastView >= COUPON_RULE.windowMs && (state.couponAt === null || now - state.couponAt >= COUPON_RULE.windowMs)) delete categories[key];
   }
-  return out ?? categories;
 }

@@ -83,7 +83,7 @@ export class Engine {
       const host = new ActorHost(store, config.liveActorCap);
       const js = jetstream(nc);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-      const sink = new OutputSink(js, log, Math.max(1024, maxPayload - 4096));
+      const sink = new OutputSink(nc, log, Math.max(1024, maxPayload - 4096));
       const engine = new Engine(config, log, nc, js, store, host, sink);
       installFaults(sink);
       await engine.open();
