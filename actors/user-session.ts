@@ -50,6 +50,11 @@ export class UserSession {
     return new UserSession();
   }
 
+  /** The deadline a stored actor is waiting for, without starting it. */
+  static deadlineOf(persisted: PersistedUserSession): number | null {
+    return persisted.ledger ? sessionDeadline(persisted.ledger) : null;
+  }
+
   static restore(persisted: PersistedUserSession): UserSession {
     return new UserSession(persisted);
   }

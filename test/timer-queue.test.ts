@@ -96,46 +96,16 @@ describe('TimerQueue', () => {
     assert.deepEqual(q.popDue(500), [{ deadline: 400, key: 'w' }]);
   });
 
-  test('takeChanges reports sets, deletes and fired timers (as null), then starts afresh', () => {
-    const q = new TimerQueue();
-    q.set('a', 10);
-    q.set('b', 20);
-    q.set('c', 30);
-    q.set('b', 25);
-    assert.deepEqual(q.takeChanges(), new Map([['a', 10], ['b', 25], ['c', 30]]));
-    assert.deepEqual(q.takeChanges(), new Map());
-
-    q.set('a', 10); // unchanged: not a change
-    q.set('c', null);
-    q.set('d', 40);
-    assert.deepEqual([...q.popDue(10)], [{ deadline: 10, key: 'a' }]);
-    assert.deepEqual(q.takeChanges(), new Map<string, number | null>([['a', null], ['c', null], ['d', 40]]));
-
-    q.set('e', 50);
-    q.set('e', null); // set and deleted between checkpoints: the delete wins
-    assert.deepEqual(q.takeChanges(), new Map([['e', null]]));
-  });
-
-  test('takeChanges returns a copy', () => {
-    const q = new TimerQueue();
-    q.set('a', 1);
-    const changes = q.takeChanges();
-    q.set('b', 2);
-    assert.deepEqual(changes, new Map([['a', 1]]));
-  });
-
-  test('restore() loads timers without marking changes', () => {
+  test('restore() loads timers that fire like set ones', () => {
     const q = new TimerQueue();
     q.restore('x', 50);
     q.restore('y', 10);
     assert.equal(q.size, 2);
     assert.equal(q.get('x'), 50);
-    assert.deepEqual(q.takeChanges(), new Map());
-    q.set('x', 50); // same value: still no change
-    assert.deepEqual(q.takeChanges(), new Map());
+    q.set('x', 50); // same value: nothing moves
     assert.equal(q.nextDeadline(), 10);
     assert.deepEqual(q.popDue(100), [{ deadline: 10, key: 'y' }, { deadline: 50, key: 'x' }]);
-    assert.deepEqual(q.takeChanges(), new Map([['x', null], ['y', null]]));
+    assert.equal(q.size, 0);
   });
 
   test('repeated extension keeps one heap entry per key', () => {
@@ -178,21 +148,18 @@ describe('TimerQueue', () => {
     assert.ok(q.nextDeadline()! <= 30);
   });
 
-  test('randomised: a queue rebuilt with restore() from checkpointed changes fires like the original', () => {
+  test('randomised: a queue rebuilt with restore() from a checkpointed copy fires like the original', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const rnd = prng(seed);
       const original = new TimerQueue();
-      /** What the store holds: the queue's takeChanges() folded in at each checkpoint. */
-      const store = new Map<string, number>();
+      /** What the store holds: the pending deadlines as of the last checkpoint. */
+      let store = new Map<string, number>();
       /** A plain model of what must be pending. */
       const model = new Map<string, number>();
       let wm = 0;
       let rebuilt: TimerQueue | null = null;
       const checkpoint = () => {
-        for (const [k, d] of original.takeChanges()) {
-          if (d === null) store.delete(k);
-          else store.set(k, d);
-        }
+        store = new Map(original.entries());
       };
       const apply = (q: TimerQueue, op: { kind: 'set'; key: string; d: number | null } | { kind: 'pop'; wm: number }): Fired | null => {
         if (op.kind === 'set') {
@@ -222,7 +189,6 @@ describe('TimerQueue', () => {
           if (rebuilt === null && i > 300) {
             rebuilt = new TimerQueue();
             for (const [k, d] of store) rebuilt.restore(k, d);
-            assert.deepEqual(rebuilt.takeChanges(), new Map(), 'restore marks nothing');
             for (const k of new Set([...store.keys(), ...model.keys()])) assert.equal(rebuilt.get(k), original.get(k), `seed ${seed}: ${k}`);
           }
           continue;

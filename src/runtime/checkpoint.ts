@@ -1,4 +1,6 @@
 import type { CheckpointStore, CheckpointWrite } from '../store/index.js';
+import { UserSession, type PersistedUserSession } from '../../actors/index.js';
+import { partitionOf } from '../nats/subjects.js';
 import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type ProcessorOptions } from './partition-processor.js';
 
@@ -11,16 +13,24 @@ export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host
   return {
     partitions: list.map((p) => p.checkpointState()),
     actors: host.captureDirty(),
-    timers: list.flatMap((p) => [...p.timers.takeChanges()].map(([userId, deadline]) => ({ partition: p.partition, userId, deadline }))),
   };
 }
 
-/** Rebuilds the processors of the given partitions from what the last checkpoint committed. */
+/**
+ * Rebuilds the processors of the given partitions from what the last checkpoint committed; each
+ * stored actor of an owned partition brings back its pending timer.
+ */
 export function restoreProcessors(
   store: CheckpointStore,
   host: ActorHost,
   partitions: number[],
   opts: Omit<ProcessorOptions, 'partition'>,
 ): PartitionProcessor[] {
-  return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, store.loadPartition(p), store.loadTimers(p)));
+  const timers = new Map<number, Array<{ userId: string; deadline: number }>>(partitions.map((p) => [p, []]));
+  for (const { userId, snapshot } of store.scanActors()) {
+    const list = timers.get(partitionOf(userId, opts.partitions));
+    const deadline = list ? UserSession.deadlineOf(JSON.parse(snapshot) as PersistedUserSession) : null;
+    if (list && deadline !== null) list.push({ userId, deadline });
+  }
+  return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, store.loadPartition(p), timers.get(p)));
 }

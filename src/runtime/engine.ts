@@ -167,8 +167,8 @@ export class Engine {
     if (this.checkpointing) return this.checkpointing;
     this.sinceCheckpoint = 0;
     const write = captureCheckpoint([...this.lanes.values()].map((l) => l.processor), this.host);
-    const { partitions, actors, timers } = write;
-    const unchanged = actors.size === 0 && timers.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
+    const { partitions, actors } = write;
+    const unchanged = actors.size === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
     if (unchanged) {
       this.host.committed();
       return Promise.resolve();

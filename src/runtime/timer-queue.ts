@@ -14,8 +14,6 @@ const before = (a: Entry, b: Entry) => a.deadline < b.deadline || (a.deadline ==
 export class TimerQueue {
   private readonly deadlines = new Map<string, number>();
   private readonly heap: Entry[] = [];
-  /** Keys whose deadline changed since the last takeChanges(): what the next checkpoint must write. */
-  private readonly changed = new Map<string, number | null>();
 
   get size(): number {
     return this.deadlines.size;
@@ -30,16 +28,14 @@ export class TimerQueue {
     if (deadline === null) {
       if (prev === undefined) return;
       this.deadlines.delete(key);
-      this.changed.set(key, null);
       return;
     }
     if (prev === deadline) return;
     this.deadlines.set(key, deadline);
-    this.changed.set(key, deadline);
     if (prev === undefined || deadline < prev) this.push({ deadline, key });
   }
 
-  /** Loads without marking as changed: used on recovery, from what the store already holds. */
+  /** Loads a timer on recovery (timers are rebuilt from the stored actors, not stored apart). */
   restore(key: string, deadline: number): void {
     this.deadlines.set(key, deadline);
     this.push({ deadline, key });
@@ -57,7 +53,6 @@ export class TimerQueue {
         continue;
       }
       this.deadlines.delete(top.key);
-      this.changed.set(top.key, null);
       due.push(top);
     }
     return due;
@@ -68,10 +63,9 @@ export class TimerQueue {
     return this.heap[0]?.deadline;
   }
 
-  takeChanges(): Map<string, number | null> {
-    const out = new Map(this.changed);
-    this.changed.clear();
-    return out;
+  /** Pending timers as [key, deadline], for inspection. */
+  entries(): IterableIterator<[string, number]> {
+    return this.deadlines.entries();
   }
 
   private push(e: Entry): void {

@@ -28,7 +28,6 @@ export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late
 export interface CheckpointWrite {
   partitions: PartitionCheckpoint[];
   actors: Map<string, string | null>;
-  timers: Array<{ partition: number; userId: string; deadline: number | null }>;
 }
 
 export class StoreError extends Error {
@@ -39,7 +38,8 @@ export interface CheckpointStore {
   readonly path: string;
   loadPartition(partition: number): PartitionCheckpoint | undefined;
   loadActor(userId: string): string | undefined;
-  loadTimers(partition: number): Array<{ userId: string; deadline: number }>;
+  /** Every stored actor: recovery derives the pending timers from them. */
+  scanActors(): Iterable<{ userId: string; snapshot: string }>;
   /** One LMDB transaction: all of it lands or none of it does. */
   commit(write: CheckpointWrite): Promise<void>;
   actorCount(): number;
@@ -51,7 +51,6 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
   mkdirSync(dataDir, { recursive: true });
   const root: RootDatabase = open({ path, compression: false, mapSize: 64 * 1024 ** 3 });
   const actors: Database<string, string> = root.openDB({ name: Databases.actors, encoding: 'string' });
-  const timers: Database<number, [number, string]> = root.openDB({ name: Databases.timers, encoding: 'ordered-binary' });
   const partitions: Database<PartitionCheckpoint, number> = root.openDB({ name: Databases.partitions, encoding: 'msgpack' });
   const meta: Database<number, string> = root.openDB({ name: Databases.meta, encoding: 'msgpack' });
 
@@ -65,21 +64,14 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
     path,
     loadPartition: (p) => partitions.get(Keys.partition(p)),
     loadActor: (userId) => actors.get(Keys.actor(userId)),
-    loadTimers(p) {
-      const out: Array<{ userId: string; deadline: number }> = [];
-      for (const { key, value } of timers.getRange(Keys.timersOfPartition(p))) out.push({ userId: key[1], deadline: value });
-      return out;
+    *scanActors() {
+      for (const { key, value } of actors.getRange()) yield { userId: key, snapshot: value };
     },
     async commit(write) {
       await root.transaction(() => {
         for (const [userId, snapshot] of write.actors) {
           if (snapshot === null) actors.remove(Keys.actor(userId));
           else actors.put(Keys.actor(userId), snapshot);
-        }
-        for (const t of write.timers) {
-          const key = Keys.timer(t.partition, t.userId);
-          if (t.deadline === null) timers.remove(key);
-          else timers.put(key, t.deadline);
         }
         for (const p of write.partitions) partitions.put(Keys.partition(p.partition), p);
       });
