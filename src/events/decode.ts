@@ -1,4 +1,5 @@
 import { eventSchema, describeIssues, type NudgeEvent } from './schema.js';
+import { fastValidateEvent } from './fast-validate.js';
 
 export type Decoded = { ok: true; event: NudgeEvent } | { ok: false; reason: string };
 
@@ -31,9 +32,12 @@ export function decodeEvent(data: Uint8Array, expect: DecodeExpectations): Decod
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     return { ok: false, reason: 'event must be a JSON object' };
   }
-  const parsed = eventSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `invalid event: ${describeIssues(parsed.error)}` };
-  const event = parsed.data;
+  let event = fastValidateEvent(json as Record<string, unknown>);
+  if (event === undefined) {
+    const parsed = eventSchema.safeParse(json);
+    if (!parsed.success) return { ok: false, reason: `invalid event: ${describeIssues(parsed.error)}` };
+    event = parsed.data;
+  }
   if (event.eventType !== expect.eventType) {
     return { ok: false, reason: `subject/body mismatch: subject eventType "${expect.eventType}", body "${event.eventType}"` };
   }

@@ -11,3 +11,4 @@ export { fileSource, sampleSource, sampleRowToEvent } from './sources.js';
 export type { SourceItem } from './sources.js';
 export { produceEvents } from './producer.js';
 export type { ProduceOptions, ProduceReport } from './producer.js';
+export { fastValidateEvent } from './fast-validate.js';
