@@ -35,7 +35,6 @@ interface Lane {
   /** Wall time when event time last moved: idle ticks advance event time by the wall time since. */
   lastAdvanceWall: number;
   lastMaxEventTime: number;
-  caughtUp: boolean;
   tickInFlight: boolean;
 }
 
@@ -104,7 +103,7 @@ export class Engine {
       maxEventBytes: this.config.maxEventBytes,
     });
     for (const processor of processors) {
-      this.lanes.set(processor.partition, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, caughtUp: true, tickInFlight: false });
+      this.lanes.set(processor.partition, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, tickInFlight: false });
     }
     for (const [p, lane] of this.lanes) await this.consume(p, lane);
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
@@ -134,7 +133,6 @@ export class Engine {
     for (const o of out) this.sink.send(o);
     const now = Date.now();
     lane.lastInputWall = now;
-    lane.caughtUp = m.info.pending === 0;
     if (lane.processor.maxEventTime !== lane.lastMaxEventTime) {
       lane.lastMaxEventTime = lane.processor.maxEventTime;
       lane.lastAdvanceWall = now;
@@ -151,7 +149,9 @@ export class Engine {
     const now = Date.now();
     for (const [p, lane] of this.lanes) {
       const proc = lane.processor;
-      if (!lane.caughtUp || lane.tickInFlight || proc.timers.size === 0 || proc.maxEventTime < 0) continue;
+      if (lane.tickInFlight || proc.timers.size === 0 || proc.maxEventTime < 0) continue;
+      // Quiet for idleTickMs also means caught up: an ordered consumer with a backlog never pauses
+      // that long (reading m.info.pending instead would parse every message's reply subject).
       if (now - lane.lastInputWall < this.config.idleTickMs) continue;
       const eventTime = proc.maxEventTime + (now - lane.lastAdvanceWall);
       lane.tickInFlight = true;
