@@ -1,0 +1,955 @@
+/**
+ * Nudge throughput and memory benchmark (`npm run bench`).
+ *
+ *   npm run bench -- [--users 100000] [--rounds 3] [--json] [--json-out f.json] [--profile] [--profile-out f.cpuprofile] [--actors 20000] [--seed 1]
+ *
+ * On a private nats-server (started from nats.conf in a temp dir, never the machine's :4222):
+ *   1. a child process generates the seeded synthetic sample (100k users → ~1.28M events) and
+ *      publishes it with core publish + periodic flush (JetStream publish if anything was dropped);
+ *      the EVENTS message count is checked against what was published;
+ *   2. R rounds, each timing a RAW pass (8 ordered consumers on one connection, JSON.parse only)
+ *      and an ENGINE pass (Engine.start on a fresh LMDB dir, until every partition has applied its
+ *      last message), raw-first and engine-first alternately so drift hits both;
+ *   3. heap bytes per live actor (20k users x 3 views through PartitionProcessor + ActorHost, full
+ *      GCs before and after), LMDB bytes per stored actor (the same actors checkpointed into a fresh
+ *      store, and what a full engine pass leaves), RSS during the engine passes;
+ *   4. optionally (--profile) one extra engine pass under the V8 CPU profiler, summarised by self
+ *      time (bench/profile-report.ts digs further into the written .cpuprofile).
+ * Needs global.gc: without --expose-gc it re-runs itself with it. Progress goes to stderr; the
+ * results table (or one JSON object with --json; --json-out also writes it to a file) to stdout.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Session } from 'node:inspector/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
+import { open as openLmdb } from 'lmdb';
+import { startEmbeddedServer, findNatsServer, connectNats, requireJetStream, ensureStreams, Streams, Subjects, partitionOf, type EmbeddedServer } from '../src/nats/index.js';
+import { loadConfig, type Config } from '../src/config/index.js';
+import { createLogger } from '../src/log/index.js';
+import { Engine } from '../src/runtime/engine.js';
+import { ActorHost } from '../src/runtime/actor-host.js';
+import { PartitionProcessor, type Output } from '../src/runtime/partition-processor.js';
+import { openCheckpointStore, Databases } from '../src/store/index.js';
+import { generateSample } from '../src/events/sample-generator.js';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const PARTITIONS = 8;
+
+// ------------------------------------------------------------------ options and re-spawn
+
+const { values: opts } = parseArgs({
+  options: {
+    users: { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '3' },
+    actors: { type: 'string', default: '20000' },
+    seed: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-out': { type: 'string' },
+    'json-out': { type: 'string' },
+    /** Internal: the publisher child (keeps the ~0.5 GB sample out of the measured process). */
+    'publish-to': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  strict: true,
+});
+
+if (opts.help) {
+  process.stdout.write(
+    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile]\n',
+  );
+  process.exit(0);
+}
+
+const positiveInt = (name: string, v: string | undefined): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench: --${name} must be a positive integer, got ${v}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const USERS = positiveInt('users', opts.users);
+const ROUNDS = positiveInt('rounds', opts.rounds);
+const MEM_ACTORS = positiveInt('actors', opts.actors);
+const SEED = Number(opts.seed);
+
+const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const gc = (globalThis as { gc?: () => void }).gc;
+
+// ------------------------------------------------------------------ helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmtRate = (n: number) => `${fmtInt(n)}/s`;
+const fmtPct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const fmtMiB = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+
+async function withTimeout<T>(what: string, ms: number, p: Promise<T>, onTimeout?: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${(ms / 1000).toFixed(0)} s: ${what}${onTimeout ? ` (${onTimeout()})` : ''}`)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Generous time limits: a healthy pass runs at >= 20k msgs/s, so these only catch a stall. */
+const passTimeoutMs = (messages: number) => Math.max(120_000, (messages / 5_000) * 1000);
+
+// ------------------------------------------------------------------ 1. the events
+
+interface Sample {
+  subjects: string[];
+  bodies: string[];
+  users: number;
+  /** Events per partition, by the same hash as the server's mapping. */
+  perPartition: number[];
+}
+
+/** The same bodies `nudge publish --sample` sends (sources.ts → producer.ts), built up front so publishing is timed alone. */
+function buildSample(users: number, seed: number): Sample {
+  const subjects: string[] = [];
+  const bodies: string[] = [];
+  const seen = new Set<string>();
+  const perPartition = new Array<number>(PARTITIONS).fill(0);
+  for (const r of generateSample({ users, seed })) {
+    const event: Record<string, unknown> = {
+      eventTime: r.event_time,
+      eventType: r.event_type,
+      productId: r.product_id,
+      categoryId: r.category_id,
+      categoryCode: r.category_code,
+      price: Number(r.price),
+      userId: r.user_id,
+      userSession: r.user_session,
+    };
+    if (r.brand !== '') event.brand = r.brand;
+    subjects.push(Subjects.event(r.event_type, r.user_id));
+    bodies.push(JSON.stringify(event));
+    seen.add(r.user_id);
+    perPartition[partitionOf(r.user_id, PARTITIONS)]!++;
+  }
+  return { subjects, bodies, users: seen.size, perPartition };
+}
+
+async function streamMessages(jsm: JetStreamManager): Promise<{ messages: number; lastSeq: number }> {
+  const info = await jsm.streams.info(Streams.events);
+  return { messages: info.state.messages, lastSeq: info.state.last_seq };
+}
+
+/** Waits until the EVENTS stream holds `want` messages; returns false if the count stops growing short of it. */
+async function awaitStreamCount(jsm: JetStreamManager, want: number, stallMs = 3_000): Promise<{ ok: boolean; got: number }> {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const { messages } = await streamMessages(jsm);
+    if (messages >= want) return { ok: messages === want, got: messages };
+    if (messages !== last) {
+      last = messages;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > stallMs) {
+      return { ok: false, got: messages };
+    }
+    await sleep(20);
+  }
+}
+
+interface PublishResult {
+  method: 'core' | 'jetstream';
+  published: number;
+  ms: number;
+  rate: number;
+  coreAttempt?: { stored: number; ms: number };
+}
+
+async function publishCore(nc: NatsConnection, s: Sample, jsm: JetStreamManager): Promise<{ ok: boolean; got: number; ms: number }> {
+  const n = s.subjects.length;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    nc.publish(s.subjects[i]!, s.bodies[i]!);
+    if ((i + 1) % 5_000 === 0) {
+      await nc.flush();
+      if ((i + 1) % 200_000 === 0) progress(`  core publish ${fmtInt(i + 1)} / ${fmtInt(n)}`);
+    }
+  }
+  await nc.flush();
+  const stored = await awaitStreamCount(jsm, n);
+  return { ...stored, ms: performance.now() - t0 };
+}
+
+async function publishJetStream(nc: NatsConnection, s: Sample, jsm: JetStreamManager): Promise<{ ok: boolean; got: number; ms: number }> {
+  const js = jetstream(nc);
+  const n = s.subjects.length;
+  const t0 = performance.now();
+  let batch: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    batch.push(js.publish(s.subjects[i]!, s.bodies[i]!));
+    if (batch.length >= 1_000) {
+      await Promise.all(batch);
+      batch = [];
+      if ((i + 1) % 200_000 < 1_000) progress(`  jetstream publish ${fmtInt(i + 1)} / ${fmtInt(n)}`);
+    }
+  }
+  await Promise.all(batch);
+  const stored = await awaitStreamCount(jsm, n);
+  return { ...stored, ms: performance.now() - t0 };
+}
+
+async function publish(nc: NatsConnection, jsm: JetStreamManager, s: Sample): Promise<PublishResult> {
+  const n = s.subjects.length;
+  progress(`publishing ${fmtInt(n)} events (core publish, flush every 5,000)`);
+  const core = await publishCore(nc, s, jsm);
+  if (core.ok) return { method: 'core', published: n, ms: core.ms, rate: n / (core.ms / 1000) };
+  progress(`core publish stored ${fmtInt(core.got)} of ${fmtInt(n)}: purging and falling back to JetStream publish (1,000 acks per batch)`);
+  await jsm.streams.purge(Streams.events);
+  const jsRes = await publishJetStream(nc, s, jsm);
+  if (!jsRes.ok) throw new Error(`JetStream publish stored ${jsRes.got} messages, expected ${n}`);
+  return { method: 'jetstream', published: n, ms: jsRes.ms, rate: n / (jsRes.ms / 1000), coreAttempt: { stored: core.got, ms: core.ms } };
+}
+
+/** Per partition, the stream sequence of its last message (`last_by_subj` takes the partition's wildcard filter). */
+async function partitionLastSeqs(jsm: JetStreamManager): Promise<number[]> {
+  const lastSeq: number[] = [];
+  for (let p = 0; p < PARTITIONS; p++) {
+    const filter = Subjects.partitionFilter(p);
+    let last = 0;
+    try {
+      const m = await jsm.streams.getMessage(Streams.events, { last_by_subj: filter });
+      last = m?.seq ?? 0;
+    } catch (e) {
+      if (!/no message found|not found/i.test((e as Error).message)) throw e;
+    }
+    lastSeq.push(last);
+  }
+  return lastSeq;
+}
+
+interface PublisherReport {
+  events: number;
+  users: number;
+  perPartition: number[];
+  method: 'core' | 'jetstream';
+  seconds: number;
+  rate: number;
+  generateSeconds: number;
+  coreAttempt?: { stored: number; ms: number };
+}
+
+/** Child mode (--publish-to URL): generate, publish, verify, print one JSON report on stdout. */
+async function publisherChild(url: string): Promise<void> {
+  progress(`generating the sample: ${fmtInt(USERS)} users, seed ${SEED}`);
+  const tg = performance.now();
+  const sample = buildSample(USERS, SEED);
+  const generateSeconds = (performance.now() - tg) / 1000;
+  progress(`  ${fmtInt(sample.subjects.length)} events over ${fmtInt(sample.users)} users in ${generateSeconds.toFixed(1)} s`);
+  const nc = await connectNats(url, 'nudge-bench-publisher');
+  try {
+    const jsm = await requireJetStream(nc);
+    const pub = await publish(nc, jsm, sample);
+    const report: PublisherReport = {
+      events: pub.published,
+      users: sample.users,
+      perPartition: sample.perPartition,
+      method: pub.method,
+      seconds: pub.ms / 1000,
+      rate: pub.rate,
+      generateSeconds,
+      ...(pub.coreAttempt ? { coreAttempt: pub.coreAttempt } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+async function runPublisher(url: string): Promise<PublisherReport> {
+  const child = spawn(process.execPath, ['--import', 'tsx', THIS_FILE, '--publish-to', url, '--users', String(USERS), '--seed', String(SEED)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NUDGE_BENCH_RESPAWNED: '1' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await withTimeout(
+    'publisher child',
+    Math.max(300_000, USERS * 10),
+    new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c, sig) => resolve(c ?? (sig ? -1 : null)));
+    }),
+  ).catch((e: Error) => {
+    child.kill('SIGKILL');
+    throw e;
+  });
+  if (code !== 0) throw new Error(`publisher child exited with ${code}`);
+  try {
+    return JSON.parse(out.trim().split('\n').pop() ?? '') as PublisherReport;
+  } catch {
+    throw new Error(`publisher child printed no report: ${out.slice(0, 500)}`);
+  }
+}
+
+// ------------------------------------------------------------------ 2a. RAW
+
+interface PassResult {
+  messages: number;
+  ms: number;
+  rate: number;
+  /** RAW only: messages seen per partition. */
+  perPartition?: number[];
+  /** RAW only: ms until all 8 consumers were created and consuming, and until the first message. */
+  setupMs?: number;
+  firstMsgMs?: number;
+}
+
+/** 8 ordered consumers on one connection, JSON.parse of each body, until each partition's last message. */
+async function rawPass(url: string, lastSeq: number[]): Promise<PassResult> {
+  const nc = await connectNats(url, 'nudge-bench-raw');
+  const js = jetstream(nc);
+  const running: ConsumerMessages[] = [];
+  let seen = 0;
+  const perPartition = lastSeq.map(() => 0);
+  let firstMsgMs: number | undefined;
+  let ready = 0;
+  let setupMs: number | undefined;
+  const t0 = performance.now();
+  try {
+    const lanes = lastSeq.map(async (last, p) => {
+      if (last === 0) return;
+      const consumer = await js.consumers.get(Streams.events, { filter_subjects: Subjects.partitionFilter(p) });
+      await new Promise<void>((resolve, reject) => {
+        let finished = false;
+        let messages: ConsumerMessages | undefined;
+        consumer
+          .consume({
+            callback: (m) => {
+              if (finished) return;
+              firstMsgMs ??= performance.now() - t0;
+              JSON.parse(m.string()); // the only work RAW does per message (V8 never elides JSON.parse)
+              seen++;
+              perPartition[p]!++;
+              if (m.seq >= last) {
+                finished = true;
+                messages?.stop();
+                resolve();
+              }
+            },
+          })
+          .then((ms) => {
+            messages = ms;
+            running.push(ms);
+            if (++ready === lastSeq.filter((l) => l > 0).length) setupMs = performance.now() - t0;
+            if (finished) ms.stop();
+          }, reject);
+      });
+    });
+    await withTimeout('raw pass', passTimeoutMs(lastSeq.reduce((a, b) => Math.max(a, b), 0)), Promise.all(lanes), () => `${seen} messages seen`);
+    const ms = performance.now() - t0;
+    return { messages: seen, ms, rate: seen / (ms / 1000), perPartition, ...(setupMs !== undefined ? { setupMs } : {}), ...(firstMsgMs !== undefined ? { firstMsgMs } : {}) };
+  } finally {
+    for (const m of running) m.stop();
+    await nc.close().catch(() => undefined);
+  }
+}
+
+// ------------------------------------------------------------------ 2b. ENGINE
+
+interface EngineResult extends PassResult {
+  startMs: number;
+  stopMs: number;
+  totals: ReturnType<Engine['totals']>;
+  evictions: number;
+  liveActorsAtEnd: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  /** process.memoryUsage() just before Engine.start and at catch-up. */
+  memBefore: NodeJS.MemoryUsage;
+  memAtCatchUp: NodeJS.MemoryUsage;
+  /** Highest RSS sampled (every 500 ms) during the pass. */
+  peakRssBytes: number;
+  /** heapUsed after a full GC at catch-up (live actors, timers, maps). */
+  liveHeapBytes: number;
+  lmdb: LmdbFigures;
+}
+
+interface LmdbFigures {
+  actors: number;
+  payloadBytes: number;
+  pageBytes: number | null;
+  fileBlockBytes: number;
+  timers: number | null;
+}
+
+function engineConfig(url: string, dataDir: string): Config {
+  return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '' });
+}
+
+async function enginePass(url: string, dataDir: string, lastSeq: number[], expectEvents: number, profile?: (phase: 'start' | 'stop') => Promise<void>): Promise<EngineResult> {
+  const config = engineConfig(url, dataDir);
+  const log = createLogger('warn', 'nudge-bench-engine');
+  const memBefore = process.memoryUsage();
+  let peakRss = memBefore.rss;
+  if (profile) await profile('start');
+  const t0 = performance.now();
+  const engine = await Engine.start(config, log);
+  const startMs = performance.now() - t0;
+  let failed: Error | null = null;
+  engine.done.catch((e: Error) => {
+    failed = e;
+  });
+  let stopped = false;
+  try {
+    const deadline = Date.now() + passTimeoutMs(expectEvents);
+    let nextReport = Date.now() + 5_000;
+    let nextRssSample = 0;
+    for (;;) {
+      if (Date.now() >= nextRssSample) {
+        peakRss = Math.max(peakRss, process.memoryUsage.rss());
+        nextRssSample = Date.now() + 500;
+      }
+      const st = engine.status();
+      if (st.partitions.every((s) => s.seq >= lastSeq[s.partition]!)) break;
+      if (failed) throw new Error(`engine failed: ${(failed as Error).message}`);
+      if (Date.now() > deadline) {
+        throw new Error(`engine pass timed out: partitions at ${st.partitions.map((s) => `${s.partition}:${s.seq}/${lastSeq[s.partition]}`).join(' ')}`);
+      }
+      if (Date.now() >= nextReport) {
+        const done = st.partitions.reduce((a, s) => a + s.counters.events + s.counters.dlq, 0);
+        progress(`    engine ${fmtInt(done)} / ${fmtInt(expectEvents)} (${fmtRate(done / ((performance.now() - t0) / 1000))}, live actors ${fmtInt(st.liveActors)})`);
+        nextReport += 5_000;
+      }
+      await sleep(5);
+    }
+    const ms = performance.now() - t0;
+    if (profile) await profile('stop');
+    const st = engine.status();
+    const mem = process.memoryUsage();
+    // Live heap (what the engine retains) after a full GC; the timing above is already taken.
+    (globalThis as { gc?: () => void }).gc?.();
+    const memLive = process.memoryUsage();
+    const totals = engine.totals();
+    const t1 = performance.now();
+    stopped = true;
+    await withTimeout('engine stop', 60_000, engine.stop());
+    const stopMs = performance.now() - t1;
+    const lmdb = measureLmdb(dataDir);
+    const messages = totals.events + totals.dlq;
+    return {
+      messages,
+      ms,
+      rate: messages / (ms / 1000),
+      startMs,
+      stopMs,
+      totals,
+      evictions: st.evictions,
+      liveActorsAtEnd: st.liveActors,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+      memBefore,
+      memAtCatchUp: mem,
+      peakRssBytes: Math.max(peakRss, mem.rss),
+      liveHeapBytes: memLive.heapUsed,
+      lmdb,
+    };
+  } finally {
+    if (!stopped) await withTimeout('engine stop', 60_000, engine.stop()).catch((e: Error) => progress(`engine stop failed: ${e.message}`));
+    log.flush?.();
+  }
+}
+
+/** What the stopped engine left in LMDB: stored actors and the bytes they take. */
+function measureLmdb(dataDir: string): LmdbFigures {
+  const store = openCheckpointStore(dataDir);
+  const actors = store.actorCount();
+  void store.close();
+  const path = join(dataDir, 'state.lmdb');
+  const root = openLmdb({ path, compression: false, readOnly: true });
+  try {
+    const db = root.openDB<string, string>({ name: Databases.actors, encoding: 'string' });
+    let payloadBytes = 0;
+    for (const { key, value } of db.getRange()) payloadBytes += Buffer.byteLength(String(key)) + Buffer.byteLength(value);
+    const stats = db.getStats() as { pageSize?: number; treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number };
+    const pageBytes = stats.pageSize !== undefined ? ((stats.treeBranchPageCount ?? 0) + (stats.treeLeafPageCount ?? 0) + (stats.overflowPages ?? 0)) * stats.pageSize : null;
+    // Older layouts kept timers in their own database; the current one derives them from the actors.
+    const timersName = (Databases as Record<string, string>).timers;
+    const timers = timersName ? (root.openDB({ name: timersName, encoding: 'ordered-binary' })?.getCount() ?? null) : null;
+    const fileBlockBytes = statSync(path).blocks * 512;
+    return { actors, payloadBytes, pageBytes, fileBlockBytes, timers };
+  } finally {
+    void root.close();
+  }
+}
+
+// ------------------------------------------------------------------ 3. heap per live actor
+
+interface HeapFigures {
+  actors: number;
+  eventsPerActor: number;
+  bytesPerActor: number;
+  heapDeltaBytes: number;
+  /** The same actors' snapshots committed through the checkpoint store into a fresh LMDB. */
+  lmdb: LmdbFigures;
+}
+
+/**
+ * N users' live actors, built exactly as the engine builds them: producer-shaped JSON bodies
+ * (3 views each) go through PartitionProcessor.process (decode → EventRef → ActorHost.deliver →
+ * timer) into one ActorHost (store stub, cap above N). heapUsed delta after full GCs, with the
+ * dirty set already captured, / N. It counts everything a live user costs the worker: the actor,
+ * its userId key, the EventRefs it keeps, its timer-queue entry.
+ */
+function feedViews(host: ActorHost, n: number, seq0 = 0): PartitionProcessor {
+  const categories = ['2053013555631882655', '2053013553559896355', '2053013563810775923', '2053013554658804075', '2053013558920217191'];
+  const codes = ['electronics.smartphone', '', 'computers.notebook', 'appliances.kitchen.kettle', ''];
+  const proc = new PartitionProcessor({ partition: 0, partitions: 1, maxOutOfOrderMs: 5_000, latePolicy: 'process', maxEventBytes: 16 * 1024 }, host);
+  const out: Output[] = [];
+  const t0 = Date.UTC(2019, 10, 1);
+  let seq = seq0;
+  for (let i = 0; i < n; i++) {
+    const userId = String(510_000_000 + i * 7);
+    const session = `${(0x10000000 + i).toString(16)}-4b2c-4d1e-8f00-${(1e11 + i).toString(16).padStart(12, '0')}`;
+    for (let k = 0; k < VIEWS_PER_ACTOR; k++) {
+      const c = (i * 7 + k * (i % 3)) % categories.length;
+      const body = JSON.stringify({
+        // Users interleave in time (13 ms apart), each one's views 45 s apart: no session closes.
+        eventTime: new Date(t0 + i * 13 + k * 45_000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC'),
+        eventType: 'view',
+        productId: String(1_000_000 + ((i * 31 + k * 17) % 1900) * 37),
+        categoryId: categories[c],
+        categoryCode: codes[c],
+        price: Math.round(((i * 97 + k * 13) % 50_000) + 50) / 100,
+        userId,
+        userSession: session,
+        brand: 'samsung',
+      });
+      out.length = 0;
+      proc.process({ seq: ++seq, subject: `events.view.${userId}.0`, data: Buffer.from(body) }, out);
+      if (out.some((o) => o.kind === 'dlq')) throw new Error(`heap bench: event dead-lettered: ${JSON.stringify(out[0])}`);
+    }
+  }
+  return proc;
+}
+
+const VIEWS_PER_ACTOR = 3;
+
+async function measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string): Promise<HeapFigures> {
+  gcFn();
+  gcFn();
+  const before = process.memoryUsage().heapUsed;
+  let host: ActorHost | null = new ActorHost({ loadActor: () => undefined }, n + 1);
+  let proc: PartitionProcessor | null = feedViews(host, n);
+  host.captureDirty();
+  host.committed();
+  gcFn();
+  gcFn();
+  const after = process.memoryUsage().heapUsed;
+  const live = host.liveCount;
+  if (live !== n) throw new Error(`heap bench: expected ${n} live actors, host has ${live} (did the sessions close?)`);
+  host.stopAll();
+  host = null;
+  proc = null;
+
+  // The same users once more, checkpointed through the store into a fresh LMDB as the engine would.
+  const host2 = new ActorHost({ loadActor: () => undefined }, n + 1);
+  feedViews(host2, n);
+  const snapshots = host2.captureDirty();
+  host2.committed();
+  host2.stopAll();
+  const store = openCheckpointStore(lmdbDir);
+  await store.commit({ partitions: [], actors: snapshots });
+  await store.close();
+  const lmdb = measureLmdb(lmdbDir);
+  rmSync(lmdbDir, { recursive: true, force: true });
+  gcFn();
+  return { actors: live, eventsPerActor: VIEWS_PER_ACTOR, bytesPerActor: (after - before) / live, heapDeltaBytes: after - before, lmdb };
+}
+
+// ------------------------------------------------------------------ 4. CPU profile
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples?: number[];
+}
+
+interface ProfileRow {
+  name: string;
+  where: string;
+  selfPct: number;
+  selfMs: number;
+}
+interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  idlePct: number;
+  top: ProfileRow[];
+  byArea: Array<{ area: string; selfPct: number }>;
+}
+
+const shortUrl = (url: string): string => {
+  if (!url) return '';
+  const u = url.replace(/^file:\/\//, '');
+  const nm = u.lastIndexOf(`node_modules${sep}`);
+  if (nm >= 0) return u.slice(nm + 'node_modules/'.length);
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  return u.startsWith(root) ? u.slice(root.length) : u;
+};
+
+function areaOf(fn: string, url: string): string {
+  const u = shortUrl(url);
+  if (fn === '(garbage collector)') return 'V8 garbage collector';
+  if (fn === '(idle)') return 'idle';
+  if (fn === '(program)') return 'V8/native (program)';
+  if (u.startsWith('xstate/')) return 'xstate';
+  if (u.startsWith('zod/')) return 'zod (event validation)';
+  if (u.startsWith('@nats-io/')) return 'nats client';
+  if (u.startsWith('lmdb/') || u.startsWith('msgpackr/') || u.startsWith('ordered-binary/')) return 'lmdb';
+  if (u.startsWith('pino') || u.startsWith('sonic-boom/')) return 'pino';
+  if (u.startsWith('src/') || u.startsWith('actors/')) return `nudge ${u.split('/').slice(0, 2).join('/')}`;
+  if (u.startsWith('node:') || u === '') return `node core / builtins`;
+  return u.split('/')[0] ?? u;
+}
+
+function summariseProfile(profile: CpuProfile, file: string, topN = 12): ProfileSummary {
+  const totalHits = profile.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
+  const totalMs = (profile.endTime - profile.startTime) / 1000;
+  const msPerHit = totalHits > 0 ? totalMs / totalHits : 0;
+  const byFn = new Map<string, { name: string; where: string; hits: number }>();
+  const byArea = new Map<string, number>();
+  let idle = 0;
+  for (const n of profile.nodes) {
+    const hits = n.hitCount ?? 0;
+    if (!hits) continue;
+    const fn = n.callFrame.functionName || '(anonymous)';
+    const where = shortUrl(n.callFrame.url);
+    if (fn === '(idle)') idle += hits;
+    const key = `${fn}\u0000${where}`;
+    const row = byFn.get(key) ?? { name: fn, where, hits: 0 };
+    row.hits += hits;
+    byFn.set(key, row);
+    const area = areaOf(fn, n.callFrame.url);
+    byArea.set(area, (byArea.get(area) ?? 0) + hits);
+  }
+  const top = [...byFn.values()]
+    .sort((a, b) => b.hits - a.hits)
+    .slice(0, topN)
+    .map((r) => ({ name: r.name, where: r.where, selfPct: r.hits / totalHits, selfMs: r.hits * msPerHit }));
+  return {
+    file,
+    totalMs,
+    idlePct: totalHits ? idle / totalHits : 0,
+    top,
+    byArea: [...byArea].sort((a, b) => b[1] - a[1]).map(([area, hits]) => ({ area, selfPct: hits / totalHits })),
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+interface Round {
+  round: number;
+  order: 'raw-first' | 'engine-first';
+  raw: PassResult;
+  engine: EngineResult;
+  ratio: number;
+}
+
+async function main(gcFn: () => void): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'nudge-bench-'));
+  let server: EmbeddedServer | undefined;
+  let nc: NatsConnection | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await nc?.close().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    progress(`${sig}: stopping the private nats-server and removing ${root}`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const natsBin = findNatsServer();
+    const natsVersion = execFileSync(natsBin, ['--version'], { encoding: 'utf8' }).trim();
+    const cpu = cpus();
+    const machine = {
+      cpu: cpu[0]?.model ?? 'unknown',
+      cores: cpu.length,
+      memGiB: Math.round(totalmem() / 1024 ** 3),
+      os: `${platform()} ${release()} ${arch()}`,
+      node: process.version,
+      natsServer: natsVersion,
+    };
+    progress(`${machine.cpu} x${machine.cores}, node ${machine.node}, ${natsVersion}`);
+
+    // 3a first, on a quiet heap.
+    progress(`heap per live actor: ${fmtInt(MEM_ACTORS)} actors x 3 views`);
+    const heap = await measureHeapPerActor(gcFn, MEM_ACTORS, join(root, 'heap-lmdb'));
+    progress(`  ${fmtInt(heap.bytesPerActor)} heap bytes per live actor; in LMDB ${fmtInt(heap.lmdb.payloadBytes / heap.lmdb.actors)} key+value bytes, ${fmtInt((heap.lmdb.pageBytes ?? 0) / heap.lmdb.actors)} page bytes per actor`);
+
+    server = await startEmbeddedServer({ dir: join(root, 'nats') });
+    progress(`private nats-server at ${server.url} (pid ${server.pid}), store in ${root}`);
+    nc = await connectNats(server.url, 'nudge-bench');
+    const jsm = await requireJetStream(nc);
+    await ensureStreams(jsm, engineConfig(server.url, join(root, 'unused')));
+    const before = await streamMessages(jsm);
+    if (before.messages !== 0) throw new Error(`fresh EVENTS stream already holds ${before.messages} messages`);
+
+    // Generation and publishing run in a child process, so the sample never inflates this process's RSS.
+    const pub = await runPublisher(server.url);
+    const { events, users, perPartition } = pub;
+    progress(`  published ${fmtInt(events)} events over ${fmtInt(users)} users via ${pub.method} in ${pub.seconds.toFixed(1)} s: ${fmtRate(pub.rate)} (stream count verified)`);
+    const stored = await streamMessages(jsm);
+    if (stored.messages !== events) throw new Error(`EVENTS holds ${stored.messages} messages, the publisher reported ${events}`);
+
+    const lastSeq = await partitionLastSeqs(jsm);
+    progress(`  per partition (events/last seq): ${perPartition.map((c, p) => `${p}:${fmtInt(c)}/${lastSeq[p]}`).join(' ')}`);
+    for (let p = 0; p < PARTITIONS; p++) {
+      if ((perPartition[p] === 0) !== (lastSeq[p] === 0)) throw new Error(`partition ${p}: expected ${perPartition[p]} events, stream's last seq is ${lastSeq[p]}`);
+    }
+
+    const rounds: Round[] = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      const order: Round['order'] = r % 2 === 1 ? 'raw-first' : 'engine-first';
+      progress(`round ${r}/${ROUNDS} (${order})`);
+      const doRaw = async () => {
+        const res = await rawPass(server!.url, lastSeq);
+        if (res.messages !== events || res.perPartition!.some((c, p) => c !== perPartition[p])) {
+          throw new Error(`raw pass saw ${res.perPartition!.join('/')} messages per partition, expected ${perPartition.join('/')}`);
+        }
+        progress(`  raw    ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; consumers ready ${fmtInt(res.setupMs ?? NaN)} ms, first message ${fmtInt(res.firstMsgMs ?? NaN)} ms)`);
+        return res;
+      };
+      const doEngine = async () => {
+        const dir = join(root, `engine-r${r}`);
+        const res = await enginePass(server!.url, dir, lastSeq, events);
+        rmSync(dir, { recursive: true, force: true });
+        if (res.messages !== events) throw new Error(`engine applied ${res.messages} events (+dlq), expected ${events}: ${JSON.stringify(res.totals)}`);
+        const m = res.memAtCatchUp;
+        progress(`  engine ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; start ${fmtInt(res.startMs)} ms, stop ${fmtInt(res.stopMs)} ms; ${fmtInt(res.lmdb.actors)} actors stored)`);
+        progress(`         rss ${fmtMiB(res.memBefore.rss)} before start, peak ${fmtMiB(res.peakRssBytes)}, ${fmtMiB(m.rss)} at catch-up (heap used ${fmtMiB(m.heapUsed)} of ${fmtMiB(m.heapTotal)}, external ${fmtMiB(m.external)}, array buffers ${fmtMiB(m.arrayBuffers)}; live heap after GC ${fmtMiB(res.liveHeapBytes)})`);
+        return res;
+      };
+      let raw: PassResult;
+      let engine: EngineResult;
+      if (order === 'raw-first') {
+        raw = await doRaw();
+        gcFn();
+        engine = await doEngine();
+      } else {
+        engine = await doEngine();
+        gcFn();
+        raw = await doRaw();
+      }
+      gcFn();
+      rounds.push({ round: r, order, raw, engine, ratio: engine.rate / raw.rate });
+      progress(`  ratio  ${fmtPct(engine.rate / raw.rate)}`);
+    }
+
+    let profile: ProfileSummary | null = null;
+    if (opts.profile) {
+      progress('profiled engine pass (V8 CPU profiler, not counted in the rounds)');
+      const session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 500 });
+      let cpuProfile: CpuProfile | null = null;
+      const dir = join(root, 'engine-profile');
+      await enginePass(server.url, dir, lastSeq, events, async (phase) => {
+        if (phase === 'start') await session.post('Profiler.start');
+        else cpuProfile = ((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile;
+      });
+      session.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+      if (!cpuProfile) throw new Error('profiler returned nothing');
+      const file = opts['profile-out'] ?? join(mkdtempSync(join(tmpdir(), 'nudge-bench-profile-')), 'engine.cpuprofile');
+      writeFileSync(file, JSON.stringify(cpuProfile));
+      profile = summariseProfile(cpuProfile, file);
+      progress(`  profile written to ${file}`);
+    }
+
+    const last = rounds[rounds.length - 1]!;
+    const result = {
+      machine,
+      events,
+      users,
+      partitions: PARTITIONS,
+      seed: SEED,
+      publish: { method: pub.method, rate: pub.rate, seconds: pub.seconds, ...(pub.coreAttempt ? { coreAttempt: pub.coreAttempt } : {}) },
+      rounds: rounds.map((r) => ({
+        round: r.round,
+        order: r.order,
+        rawRate: r.raw.rate,
+        rawSeconds: r.raw.ms / 1000,
+        rawSetupMs: r.raw.setupMs ?? null,
+        rawFirstMsgMs: r.raw.firstMsgMs ?? null,
+        engineRate: r.engine.rate,
+        engineSeconds: r.engine.ms / 1000,
+        engineStartMs: r.engine.startMs,
+        engineStopMs: r.engine.stopMs,
+        ratio: r.ratio,
+        // Excluding set-up (consumer creation: the server counts a filtered consumer's pending on a big stream):
+        rawSteadyRate: r.raw.setupMs !== undefined ? r.raw.messages / ((r.raw.ms - r.raw.setupMs) / 1000) : null,
+        engineSteadyRate: r.engine.messages / ((r.engine.ms - r.engine.startMs) / 1000),
+        totals: r.engine.totals,
+        memBefore: r.engine.memBefore,
+        memAtCatchUp: r.engine.memAtCatchUp,
+        liveHeapBytes: r.engine.liveHeapBytes,
+        peakRssBytes: r.engine.peakRssBytes,
+        evictions: r.engine.evictions,
+        rssBytes: r.engine.rssBytes,
+        heapUsedBytes: r.engine.heapUsedBytes,
+        actorsStored: r.engine.lmdb.actors,
+      })),
+      median: {
+        rawRate: median(rounds.map((r) => r.raw.rate)),
+        engineRate: median(rounds.map((r) => r.engine.rate)),
+        ratio: median(rounds.map((r) => r.ratio)),
+        steadyRatio: median(rounds.map((r) => r.engine.messages / ((r.engine.ms - r.engine.startMs) / 1000) / (r.raw.messages / ((r.raw.ms - (r.raw.setupMs ?? 0)) / 1000)))),
+      },
+      memory: {
+        heapBytesPerLiveActor: heap.bytesPerActor,
+        heapMeasuredActors: heap.actors,
+        heapEventsPerActor: heap.eventsPerActor,
+        lmdb3ViewActors: heap.lmdb.actors,
+        lmdb3ViewPayloadBytesPerActor: heap.lmdb.payloadBytes / heap.lmdb.actors,
+        lmdb3ViewPageBytesPerActor: heap.lmdb.pageBytes !== null ? heap.lmdb.pageBytes / heap.lmdb.actors : null,
+        actorsStored: last.engine.lmdb.actors,
+        timersStored: last.engine.lmdb.timers,
+        lmdbPayloadBytesPerActor: last.engine.lmdb.actors ? last.engine.lmdb.payloadBytes / last.engine.lmdb.actors : 0,
+        lmdbPageBytesPerActor: last.engine.lmdb.actors && last.engine.lmdb.pageBytes !== null ? last.engine.lmdb.pageBytes / last.engine.lmdb.actors : null,
+        lmdbFileBytes: last.engine.lmdb.fileBlockBytes,
+        engineRssBytes: last.engine.rssBytes,
+        engineHeapUsedBytes: last.engine.heapUsedBytes,
+        engineLiveHeapBytes: last.engine.liveHeapBytes,
+        enginePeakRssBytes: Math.max(...rounds.map((r) => r.engine.peakRssBytes)),
+      },
+      floor: { min: 0.3, goal: 0.6 },
+      profile,
+    };
+
+    if (opts['json-out']) writeFileSync(opts['json-out'], `${JSON.stringify(result, null, 2)}\n`);
+    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else process.stdout.write(renderTable(result));
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (existsSync(root)) progress(`warning: could not remove ${root}`);
+  }
+}
+
+type Result = {
+  machine: { cpu: string; cores: number; memGiB: number; os: string; node: string; natsServer: string };
+  events: number;
+  users: number;
+  publish: { method: string; rate: number; seconds: number };
+  rounds: Array<{ round: number; order: string; rawRate: number; engineRate: number; ratio: number; engineSeconds: number; rawSeconds: number; rssBytes: number; peakRssBytes: number; actorsStored: number; evictions: number }>;
+  median: { rawRate: number; engineRate: number; ratio: number; steadyRatio: number };
+  memory: {
+    heapBytesPerLiveActor: number;
+    heapMeasuredActors: number;
+    lmdb3ViewActors: number;
+    lmdb3ViewPayloadBytesPerActor: number;
+    lmdb3ViewPageBytesPerActor: number | null;
+    actorsStored: number;
+    timersStored: number | null;
+    lmdbPayloadBytesPerActor: number;
+    lmdbPageBytesPerActor: number | null;
+    lmdbFileBytes: number;
+    engineRssBytes: number;
+    engineHeapUsedBytes: number;
+    engineLiveHeapBytes: number;
+    enginePeakRssBytes: number;
+  };
+  floor: { min: number; goal: number };
+  profile: ProfileSummary | null;
+};
+
+function renderTable(r: Result): string {
+  const lines: string[] = [];
+  const kv = (k: string, v: string) => lines.push(`${k.padEnd(40)} ${v}`);
+  lines.push('Nudge benchmark', '');
+  kv('machine', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memGiB} GiB, ${r.machine.os}`);
+  kv('node / nats-server', `${r.machine.node} / ${r.machine.natsServer}`);
+  kv('events / users / partitions', `${fmtInt(r.events)} / ${fmtInt(r.users)} / ${PARTITIONS}`);
+  kv('publish', `${fmtRate(r.publish.rate)} (${r.publish.method}, ${r.publish.seconds.toFixed(1)} s, stream count verified)`);
+  lines.push('');
+  lines.push(`${'round'.padEnd(7)}${'order'.padEnd(14)}${'raw msgs/s'.padStart(14)}${'engine events/s'.padStart(17)}${'engine/raw'.padStart(12)}${'engine s'.padStart(10)}${'evictions'.padStart(11)}${'peak RSS'.padStart(12)}`);
+  for (const x of r.rounds) {
+    lines.push(
+      `${String(x.round).padEnd(7)}${x.order.padEnd(14)}${fmtInt(x.rawRate).padStart(14)}${fmtInt(x.engineRate).padStart(17)}${fmtPct(x.ratio).padStart(12)}${x.engineSeconds.toFixed(2).padStart(10)}${fmtInt(x.evictions).padStart(11)}${fmtMiB(x.peakRssBytes).padStart(12)}`,
+    );
+  }
+  lines.push(`${'median'.padEnd(21)}${fmtInt(r.median.rawRate).padStart(14)}${fmtInt(r.median.engineRate).padStart(17)}${fmtPct(r.median.ratio).padStart(12)}`);
+  lines.push('');
+  const verdict = r.median.ratio >= r.floor.goal ? 'meets the 60% goal' : r.median.ratio >= r.floor.min ? 'above the 30% floor, below the 60% goal' : 'BELOW the 30% floor';
+  kv('median engine/raw', `${fmtPct(r.median.ratio)} (${verdict})`);
+  kv('  excluding consumer set-up', fmtPct(r.median.steadyRatio));
+  kv('heap per live actor', `${fmtInt(r.memory.heapBytesPerLiveActor)} bytes (${fmtInt(r.memory.heapMeasuredActors)} actors, 3 views each)`);
+  kv('LMDB bytes per stored actor', `${fmtInt(r.memory.lmdb3ViewPayloadBytesPerActor)} key+value, ${fmtInt(r.memory.lmdb3ViewPageBytesPerActor ?? 0)} in B-tree pages (the ${fmtInt(r.memory.lmdb3ViewActors)} actors above, checkpointed)`);
+  kv('after a full engine pass', `${fmtInt(r.memory.actorsStored)} actors stored${r.memory.timersStored !== null ? ` (timers ${fmtInt(r.memory.timersStored)})` : ''}, ${fmtInt(r.memory.lmdbPayloadBytesPerActor)} key+value bytes each${r.memory.lmdbPageBytesPerActor !== null ? `, ${fmtInt(r.memory.lmdbPageBytesPerActor)} in pages` : ''}`);
+  kv('LMDB file (allocated blocks)', fmtMiB(r.memory.lmdbFileBytes));
+  kv('process RSS, peak in engine passes', fmtMiB(r.memory.enginePeakRssBytes));
+  kv('process RSS at engine catch-up', `${fmtMiB(r.memory.engineRssBytes)} (heap used ${fmtMiB(r.memory.engineHeapUsedBytes)}, live after GC ${fmtMiB(r.memory.engineLiveHeapBytes)})`);
+  if (r.profile) {
+    lines.push('', `CPU profile of one engine pass (${(r.profile.totalMs / 1000).toFixed(1)} s, idle ${fmtPct(r.profile.idlePct)}): ${r.profile.file}`);
+    lines.push('  top self time:');
+    for (const t of r.profile.top) lines.push(`  ${fmtPct(t.selfPct).padStart(7)}  ${t.name}  ${t.where}`);
+    lines.push('  by area:');
+    for (const a of r.profile.byArea) lines.push(`  ${fmtPct(a.selfPct).padStart(7)}  ${a.area}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ------------------------------------------------------------------ entry (last: every const above is initialised)
+
+if (opts['publish-to']) {
+  await publisherChild(opts['publish-to']).catch((e: unknown) => {
+    process.stderr.write(`bench publisher failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+} else if (typeof gc !== 'function') {
+  // The heap measurement needs a real full GC: run again with --expose-gc (same args, same stdio).
+  if (process.env.NUDGE_BENCH_RESPAWNED) {
+    process.stderr.write('bench: global.gc is still missing after re-spawning with --expose-gc\n');
+    process.exit(1);
+  }
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', THIS_FILE, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, NUDGE_BENCH_RESPAWNED: '1' },
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else {
+  await main(gc).catch((e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
