@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { generateSample } from '../src/events/sample-generator.js';
+import { sampleRowToEvent } from '../src/events/sources.js';
 import { decodeEvent } from '../src/events/decode.js';
 import { partitionOf } from '../src/nats/subjects.js';
 import { ActorHost } from '../src/runtime/actor-host.js';
@@ -34,17 +35,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 log(`building ${USERS} users' sample...`);
 const msgs: InputMessage[] = [];
 for (const r of generateSample({ users: USERS, seed: 1 })) {
-  const event: Record<string, unknown> = {
-    eventTime: r.event_time,
-    eventType: r.event_type,
-    productId: r.product_id,
-    categoryId: r.category_id,
-    categoryCode: r.category_code,
-    price: Number(r.price),
-    userId: r.user_id,
-    userSession: r.user_session,
-  };
-  if (r.brand !== '') event.brand = r.brand;
+  const event = sampleRowToEvent(r);
   const p = partitionOf(r.user_id, P);
   msgs.push({ seq: msgs.length + 1, subject: `events.${r.event_type}.${r.user_id}.${p}`, data: Buffer.from(JSON.stringify(event)) });
 }

@@ -36,6 +36,7 @@ import { ActorHost } from '../src/runtime/actor-host.js';
 import { PartitionProcessor, type Output } from '../src/runtime/partition-processor.js';
 import { openCheckpointStore, Databases } from '../src/store/index.js';
 import { generateSample } from '../src/events/sample-generator.js';
+import { sampleRowToEvent } from '../src/events/sources.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const PARTITIONS = 8;
@@ -120,24 +121,14 @@ interface Sample {
   perPartition: number[];
 }
 
-/** The same bodies `nudge publish --sample` sends (sources.ts → producer.ts), built up front so publishing is timed alone. */
+/** The same bodies the demo's sample source sends (sources.ts → producer.ts), built up front so publishing is timed alone. */
 function buildSample(users: number, seed: number): Sample {
   const subjects: string[] = [];
   const bodies: string[] = [];
   const seen = new Set<string>();
   const perPartition = new Array<number>(PARTITIONS).fill(0);
   for (const r of generateSample({ users, seed })) {
-    const event: Record<string, unknown> = {
-      eventTime: r.event_time,
-      eventType: r.event_type,
-      productId: r.product_id,
-      categoryId: r.category_id,
-      categoryCode: r.category_code,
-      price: Number(r.price),
-      userId: r.user_id,
-      userSession: r.user_session,
-    };
-    if (r.brand !== '') event.brand = r.brand;
+    const event = sampleRowToEvent(r);
     subjects.push(Subjects.event(r.event_type, r.user_id));
     bodies.push(JSON.stringify(event));
     seen.add(r.user_id);
