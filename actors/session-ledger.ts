@@ -1,22 +1,38 @@
 import { SESSION_GAP_MS, recordView, type CategoryState, type CouponMatch, type EventRef } from './session-rules.js';
 
-/**
- * What a session accumulates event by event: counts, revenue, times, and the coupon rule's
- * window. Plain data changed by a pure-function reducer: it is the per-event hot path, so it costs
- * a few property writes, not an XState step, and it serialises as-is into the checkpoint.
- */
-export interface SessionLedger {
-  sessionStart: number;
-  lastEventTime: number;
-  /** Stream sequence of the session's first event: a stable id for its summary. */
-  firstSeq: number;
-  userSession: string | null;
+/** The counters a session reports: one definition for the ledger, its summary and the published record. */
+export interface SessionCounts {
   views: number;
   carts: number;
   removes: number;
   purchases: number;
   others: number;
   revenue: number;
+}
+
+export const emptyCounts = (): SessionCounts => ({ views: 0, carts: 0, removes: 0, purchases: 0, others: 0, revenue: 0 });
+
+/** Copies just the counters out of anything that carries them (a ledger holds more than it reports). */
+export const countsOf = (c: SessionCounts): SessionCounts => ({
+  views: c.views,
+  carts: c.carts,
+  removes: c.removes,
+  purchases: c.purchases,
+  others: c.others,
+  revenue: c.revenue,
+});
+
+/**
+ * What a session accumulates event by event: counts, revenue, times, and the coupon rule's
+ * window. Plain data changed by a pure-function reducer: it is the per-event hot path, so it costs
+ * a few property writes, not an XState step, and it serialises as-is into the checkpoint.
+ */
+export interface SessionLedger extends SessionCounts {
+  sessionStart: number;
+  lastEventTime: number;
+  /** Stream sequence of the session's first event: a stable id for its summary. */
+  firstSeq: number;
+  userSession: string | null;
   categories: Record<string, CategoryState>;
 }
 
@@ -26,12 +42,7 @@ export function openLedger(first: EventRef): SessionLedger {
     lastEventTime: first.eventTime,
     firstSeq: first.seq,
     userSession: first.userSession ?? null,
-    views: 0,
-    carts: 0,
-    removes: 0,
-    purchases: 0,
-    others: 0,
-    revenue: 0,
+    ...emptyCounts(),
     categories: {},
   };
 }

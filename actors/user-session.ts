@@ -1,20 +1,14 @@
 import { createActor, type Actor } from 'xstate';
 import { sessionMachine, acceptedEvents, toPhaseEvent, type SessionPhase } from './session-machine.js';
-import { openLedger, recordEvent, endsSession, sessionDeadline, type SessionLedger } from './session-ledger.js';
+import { openLedger, recordEvent, endsSession, sessionDeadline, countsOf, type SessionLedger, type SessionCounts } from './session-ledger.js';
 import type { CouponMatch, EventRef } from './session-rules.js';
 
-export interface SessionSummary {
+export interface SessionSummary extends SessionCounts {
   type: 'session.summary';
   firstSeq: number;
   userSession: string | null;
   sessionStart: number;
   sessionEnd: number;
-  views: number;
-  carts: number;
-  removes: number;
-  purchases: number;
-  others: number;
-  revenue: number;
   converted: boolean;
   finalPhase: SessionPhase;
 }
@@ -120,12 +114,7 @@ export class UserSession {
       userSession: ledger.userSession,
       sessionStart: ledger.sessionStart,
       sessionEnd: ledger.lastEventTime,
-      views: ledger.views,
-      carts: ledger.carts,
-      removes: ledger.removes,
-      purchases: ledger.purchases,
-      others: ledger.others,
-      revenue: ledger.revenue,
+      ...countsOf(ledger),
       converted: ledger.purchases > 0,
       finalPhase,
     });

@@ -1,19 +1,13 @@
-import type { SessionSummary } from '../../actors/index.js';
+import { countsOf, type SessionSummary, type SessionCounts } from '../../actors/index.js';
 
 /** One closed session on `analytics.sessions`. */
-export interface SessionSummaryRecord {
+export interface SessionSummaryRecord extends SessionCounts {
   summaryId: string;
   userId: string;
   userSession?: string;
   sessionStart: number;
   sessionEnd: number;
   durationMs: number;
-  views: number;
-  carts: number;
-  removes: number;
-  purchases: number;
-  others: number;
-  revenue: number;
   converted: boolean;
   /** The furthest funnel phase the session machine was in when it ended. */
   finalPhase: string;
@@ -30,12 +24,7 @@ export function toSessionSummaryRecord(userId: string, s: SessionSummary, emitte
     sessionStart: s.sessionStart,
     sessionEnd: s.sessionEnd,
     durationMs: s.sessionEnd - s.sessionStart,
-    views: s.views,
-    carts: s.carts,
-    removes: s.removes,
-    purchases: s.purchases,
-    others: s.others,
-    revenue: s.revenue,
+    ...countsOf(s),
     converted: s.converted,
     finalPhase: s.finalPhase,
     emittedAt,
