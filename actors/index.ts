@@ -4,5 +4,6 @@ export { openLedger, recordEvent, endsSession, sessionDeadline, emptyCounts, cou
 export type { SessionLedger, SessionCounts } from './session-ledger.js';
 export { UserSession } from './user-session.js';
 export type { SessionSummary, SessionEmitted, PersistedUserSession } from './user-session.js';
-export { SESSION_GAP_MS, COUPON_RULE, categoryKey, recordView } from './session-rules.js';
-export type { EventRef, CategoryState, CouponMatch } from './session-rules.js';
+export { SESSION_GAP_MS, categoryKey } from './session-rules.js';
+export { EventRef, EVENT_REF_FIELDS } from './event-ref.js';
+export type { EventRefJson } from './event-ref.js';

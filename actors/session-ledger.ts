@@ -1,4 +1,5 @@
-import { SESSION_GAP_MS, recordView, type CategoryState, type CouponMatch, type EventRef } from './session-rules.js';
+import { SESSION_GAP_MS } from './session-rules.js';
+import type { EventRef } from './event-ref.js';
 
 /** The counters a session reports: one definition for the ledger, its summary and the published record. */
 export interface SessionCounts {
@@ -23,8 +24,7 @@ export const countsOf = (c: SessionCounts): SessionCounts => ({
 });
 
 /**
- * What a session accumulates event by event: counts, revenue, times, and the coupon rule's
- * window. Plain data changed by a pure-function reducer: it is the per-event hot path, so it costs
+ * What a session accumulates event by event: counts, revenue and times. Plain data changed by a pure-function reducer: it is the per-event hot path, so it costs
  * a few property writes, not an XState step, and it serialises as-is into the checkpoint.
  */
 export interface SessionLedger extends SessionCounts {
@@ -33,7 +33,6 @@ export interface SessionLedger extends SessionCounts {
   /** Stream sequence of the session's first event: a stable id for its summary. */
   firstSeq: number;
   userSession: string | null;
-  categories: Record<string, CategoryState>;
 }
 
 export function openLedger(first: EventRef): SessionLedger {
@@ -41,9 +40,8 @@ export function openLedger(first: EventRef): SessionLedger {
     sessionStart: first.eventTime,
     lastEventTime: first.eventTime,
     firstSeq: first.seq,
-    userSession: first.userSession ?? null,
+    userSession: first.userSession || null,
     ...emptyCounts(),
-    categories: {},
   };
 }
 
@@ -53,30 +51,28 @@ export const endsSession = (ledger: SessionLedger, e: EventRef) => e.eventTime -
 export const sessionDeadline = (ledger: SessionLedger) => ledger.lastEventTime + SESSION_GAP_MS;
 
 /**
- * Adds one event to the ledger (in place) and returns the coupon it completes, if any. An
- * out-of-order event counts, but never moves the session's times backwards past what was seen.
+ * Adds one event to the ledger (in place). An out-of-order event counts, but never moves the
+ * session's times backwards past what was seen.
  */
-export function recordEvent(ledger: SessionLedger, e: EventRef): CouponMatch | null {
+export function recordEvent(ledger: SessionLedger, e: EventRef): void {
   if (e.eventTime < ledger.sessionStart) ledger.sessionStart = e.eventTime;
   if (e.eventTime > ledger.lastEventTime) ledger.lastEventTime = e.eventTime;
   if (ledger.userSession === null && e.userSession) ledger.userSession = e.userSession;
   switch (e.eventType) {
-    case 'view': {
+    case 'view':
       ledger.views++;
-      return recordView(ledger.categories, e);
-    }
+      return;
     case 'cart':
       ledger.carts++;
-      return null;
+      return;
     case 'remove_from_cart':
       ledger.removes++;
-      return null;
+      return;
     case 'purchase':
       ledger.purchases++;
       ledger.revenue = Math.round((ledger.revenue + e.price) * 100) / 100;
-      return null;
+      return;
     default:
       ledger.others++;
-      return null;
   }
 }

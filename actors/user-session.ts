@@ -1,7 +1,7 @@
 import { createActor, type Actor } from 'xstate';
 import { sessionMachine, acceptedEvents, toPhaseEvent, type SessionPhase } from './session-machine.js';
 import { openLedger, recordEvent, endsSession, sessionDeadline, countsOf, type SessionLedger, type SessionCounts } from './session-ledger.js';
-import type { CouponMatch, EventRef } from './session-rules.js';
+import type { EventRef } from './event-ref.js';
 
 export interface SessionSummary extends SessionCounts {
   type: 'session.summary';
@@ -13,7 +13,7 @@ export interface SessionSummary extends SessionCounts {
   finalPhase: SessionPhase;
 }
 
-export type SessionEmitted = SessionSummary | ({ type: 'coupon' } & CouponMatch);
+export type SessionEmitted = SessionSummary;
 
 /** The persisted form: the machine's XState snapshot beside the session ledger. JSON all through. */
 export interface PersistedUserSession {
@@ -75,8 +75,7 @@ export class UserSession {
     this.outbox = [];
     if (this.ledger && endsSession(this.ledger, e)) this.endSession();
     this.ledger ??= openLedger(e);
-    const coupon = recordEvent(this.ledger, e);
-    if (coupon) this.outbox.push({ type: 'coupon', ...coupon });
+    recordEvent(this.ledger, e);
     this.step(toPhaseEvent(e.eventType));
     return this.outbox;
   }

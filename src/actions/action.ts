@@ -8,6 +8,7 @@ export interface MatchedEvent {
   productId: string;
   categoryId?: string;
   categoryCode?: string;
+  brand?: string;
   price: number;
 }
 
@@ -23,21 +24,27 @@ export interface Action {
   eventTime: number;
   /** Wall clock (epoch ms) when the engine produced it; the only non-deterministic field. */
   emittedAt: number;
+  /** True when the match completed because a time limit passed with no forbidden event (absence). */
+  timeout?: boolean;
   match: Record<string, MatchedEvent[]>;
   payload: Record<string, unknown>;
 }
 
 /**
  * pattern id + version + user + the stream sequence that completed the match: a replay after a
- * crash rebuilds the same id, so JetStream's Msg-Id dedupe drops the second send.
+ * crash rebuilds the same id, so JetStream's Msg-Id dedupe drops the second send. When one message
+ * completes several matches of a pattern for a user, the second and later get `.2`, `.3`, … in
+ * emission order, which is itself deterministic.
  */
-export function actionId(patternId: string, version: number, userId: string, completingSeq: number): string {
-  return `${patternId}:${version}:${userId}:${completingSeq}`;
+export function actionId(patternId: string, version: number, userId: string, completingSeq: number, nth = 1): string {
+  const base = `${patternId}:${version}:${userId}:${completingSeq}`;
+  return nth > 1 ? `${base}.${nth}` : base;
 }
 
 export function toMatchedEvent(e: EventRef): MatchedEvent {
   const m: MatchedEvent = { seq: e.seq, eventTime: e.eventTime, eventType: e.eventType, productId: e.productId, price: e.price };
-  if (e.categoryId !== undefined) m.categoryId = e.categoryId;
-  if (e.categoryCode !== undefined) m.categoryCode = e.categoryCode;
+  if (e.categoryId) m.categoryId = e.categoryId;
+  if (e.categoryCode) m.categoryCode = e.categoryCode;
+  if (e.brand) m.brand = e.brand;
   return m;
 }

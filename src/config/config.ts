@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { resolve } from 'node:path';
+import { resolve, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The patterns shipped with nudge, found from this file so any working directory works. */
+export const DEFAULT_PATTERNS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'patterns');
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -33,6 +37,8 @@ export const configSchema = z.object({
   eventsMaxAgeMs: intFromEnv(MINUTE).default(8 * DAY),
   /** Must exceed the longest outage we recover from: replayed actions are deduped by Nats-Msg-Id inside it. */
   actionsDedupeMs: intFromEnv(1_000).default(2 * HOUR),
+  /** Pattern files (*.json) the engine runs. */
+  patternsDir: z.string().min(1).default(DEFAULT_PATTERNS_DIR),
   workerId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'workerId must be a NATS subject token').default(`w${process.pid}`),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -54,6 +60,7 @@ const ENV: Record<keyof Config, string> = {
   maxEventBytes: 'NUDGE_MAX_EVENT_BYTES',
   eventsMaxAgeMs: 'NUDGE_EVENTS_MAX_AGE_MS',
   actionsDedupeMs: 'NUDGE_ACTIONS_DEDUPE_MS',
+  patternsDir: 'NUDGE_PATTERNS_DIR',
   workerId: 'NUDGE_WORKER_ID',
   logLevel: 'NUDGE_LOG_LEVEL',
 };
@@ -77,7 +84,7 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
       .join('; ');
     throw new ConfigError(`invalid configuration: ${msg}`);
   }
-  const config = { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+  const config = { ...parsed.data, dataDir: resolve(parsed.data.dataDir), patternsDir: resolve(parsed.data.patternsDir) };
   ownedPartitionList(config); // validate the range syntax now, not at first use
   return config;
 }

@@ -1,4 +1,6 @@
-import { UserSession, type EventRef, type SessionEmitted, type PersistedUserSession } from '../../actors/index.js';
+import type { EventRef } from '../../actors/index.js';
+import type { PatternSet } from '../cep/index.js';
+import { UserActor, type ActorEmitted, type PersistedActor, type ActorStats } from './user-actor.js';
 
 /** Where passivated actors live between checkpoints; the LMDB store in production. */
 export interface SnapshotSource {
@@ -8,22 +10,22 @@ export interface SnapshotSource {
 export type ActorInput = { type: 'event'; event: EventRef } | { type: 'timeout'; time: number };
 
 export interface Delivery {
-  emitted: SessionEmitted[];
+  emitted: ActorEmitted[];
   /** The actor's next event-time deadline, or null when it has nothing pending. */
   deadline: number | null;
 }
 
 /**
- * One actor per user (the XState session machine with its ledger, see actors/user-session.ts).
- * Live actors sit in a bounded LRU; evicted ones are passivated to their persisted form (JSON
- * text) and rehydrated on their next input. An actor with no open session holds nothing worth
- * keeping, so it is dropped and its row deleted: a quiet user costs no memory and no disk.
+ * One actor per user (session machine + pattern state, see user-actor.ts). Live actors sit in a
+ * bounded LRU; evicted ones are passivated to their persisted form (JSON text) and rehydrated on
+ * their next input. An actor holding nothing (no open session, no partial match, no cap) is
+ * dropped and its row deleted: a quiet user costs no memory and no disk.
  *
  * Snapshots reach LMDB only inside a checkpoint (never on eviction), so the store always matches
  * the offsets beside it: an evicted dirty actor waits in `passivated` until the next checkpoint.
  */
 export class ActorHost {
-  private readonly live = new Map<string, UserSession>();
+  private readonly live = new Map<string, UserActor>();
   private readonly passivated = new Map<string, string | null>();
   private committing = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
@@ -32,30 +34,46 @@ export class ActorHost {
   constructor(
     private readonly store: SnapshotSource,
     private readonly liveCap: number,
+    private patternSet: PatternSet,
   ) {}
 
   get liveCount(): number {
     return this.live.size;
   }
 
-  deliver(userId: string, input: ActorInput): Delivery {
+  get patterns(): PatternSet {
+    return this.patternSet;
+  }
+
+  /** Swaps the patterns in force; actors drop state of versions no longer in it as they meet it. */
+  setPatterns(set: PatternSet): void {
+    this.patternSet = set;
+  }
+
+  /** `stats` collects what the patterns counted but did not emit (the partition's checkpointed counters). */
+  deliver(userId: string, input: ActorInput, stats: ActorStats): Delivery {
     const actor = this.activate(userId);
-    const emitted = input.type === 'event' ? actor.event(input.event) : actor.timeout(input.time);
+    const emitted = input.type === 'event' ? actor.event(input.event, this.patternSet, stats) : actor.timeout(input.time, this.patternSet, stats);
     this.dirty.add(userId);
     if (actor.isEmpty) {
       actor.stop();
       this.live.delete(userId);
       this.passivated.set(userId, null);
+      return { emitted, deadline: null };
     }
-    return { emitted, deadline: actor.deadline };
+    return { emitted, deadline: actor.deadline(this.patternSet) };
   }
 
   /** Persisted form of a user right now (live, passivated or stored), for inspection. */
-  peek(userId: string): PersistedUserSession | null {
+  peek(userId: string): PersistedActor | null {
     const actor = this.live.get(userId);
     if (actor) return actor.persist();
     const text = this.lookupPassivated(userId);
-    return text ? (JSON.parse(text) as PersistedUserSession) : null;
+    return text ? (JSON.parse(text) as PersistedActor) : null;
+  }
+
+  isLive(userId: string): boolean {
+    return this.live.has(userId);
   }
 
   /**
@@ -90,7 +108,7 @@ export class ActorHost {
     return this.store.loadActor(userId);
   }
 
-  private activate(userId: string): UserSession {
+  private activate(userId: string): UserActor {
     let actor = this.live.get(userId);
     if (actor) {
       // Map order is the LRU order: re-insert on use.
@@ -99,14 +117,14 @@ export class ActorHost {
       return actor;
     }
     const text = this.lookupPassivated(userId);
-    actor = text ? UserSession.restore(JSON.parse(text) as PersistedUserSession) : UserSession.create();
+    actor = text ? UserActor.restore(JSON.parse(text) as PersistedActor) : UserActor.create();
     this.live.set(userId, actor);
     if (this.live.size > this.liveCap) this.evictOldest();
     return actor;
   }
 
   private evictOldest(): void {
-    const [userId, actor] = this.live.entries().next().value as [string, UserSession];
+    const [userId, actor] = this.live.entries().next().value as [string, UserActor];
     this.live.delete(userId);
     if (this.dirty.has(userId)) this.passivated.set(userId, JSON.stringify(actor.persist()));
     actor.stop();

@@ -8,6 +8,7 @@ import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type Output } from './partition-processor.js';
 import { captureCheckpoint, restoreProcessors } from './checkpoint.js';
 import { OutputSink } from './output-sink.js';
+import { loadPatternDir, type PatternSet } from '../cep/index.js';
 
 export interface PartitionStatus {
   partition: number;
@@ -79,7 +80,8 @@ export class Engine {
       if (changes.length) log.info({ changes }, 'streams ready');
       await verifyPartitionMapping(nc, config.partitions);
       const store = openCheckpointStore(config.dataDir);
-      const host = new ActorHost(store, config.liveActorCap);
+      const patterns = loadPatterns(config, log);
+      const host = new ActorHost(store, config.liveActorCap, patterns);
       const js = jetstream(nc);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       const sink = new OutputSink(nc, log, Math.max(1024, maxPayload - 4096));
@@ -251,6 +253,17 @@ export class Engine {
     this.sink.close();
     void this.nc.close().finally(() => this.failure?.(e as Error));
   }
+}
+
+/**
+ * The patterns in force. A broken file is refused with its reason and the rest run; a directory
+ * that cannot be read at all stops the start, since running without the rules is not running.
+ */
+function loadPatterns(config: Config, log: Logger): PatternSet {
+  const { set, rejected } = loadPatternDir(config.patternsDir);
+  for (const r of rejected) log.error({ source: r.source, patternId: r.id, reason: r.reason }, 'pattern rejected');
+  log.info({ dir: config.patternsDir, patterns: set.patterns.map((p) => `${p.id}@${p.version}`) }, 'patterns loaded');
+  return set;
 }
 
 /**

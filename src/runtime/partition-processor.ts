@@ -1,10 +1,11 @@
 import { decodeEvent } from '../events/index.js';
-import { COUPON_RULE, type EventRef, type SessionEmitted } from '../../actors/index.js';
-import { actionId, toMatchedEvent, toSessionSummaryRecord, type Action } from '../actions/index.js';
+import { EventRef } from '../../actors/index.js';
+import { toPatternAction, toSessionSummaryRecord, type Action } from '../actions/index.js';
 import { Subjects, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf } from '../nats/subjects.js';
 import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
 import { TimerQueue } from './timer-queue.js';
 import type { ActorHost, ActorInput } from './actor-host.js';
+import type { ActorEmitted } from './user-actor.js';
 
 export interface InputMessage {
   seq: number;
@@ -104,16 +105,17 @@ export class PartitionProcessor {
     }
     this.advanceTime(event.eventTime, msg.seq, out);
     this.state.counters.events++;
-    const ref: EventRef = {
-      seq: msg.seq,
-      eventTime: event.eventTime,
-      eventType: event.eventType,
-      productId: event.productId,
-      price: event.price,
-    };
-    if (event.categoryId !== undefined) ref.categoryId = event.categoryId;
-    if (event.categoryCode !== undefined) ref.categoryCode = event.categoryCode;
-    if (event.userSession !== undefined) ref.userSession = event.userSession;
+    const ref = new EventRef(
+      msg.seq,
+      event.eventTime,
+      event.eventType,
+      event.productId,
+      event.categoryId ?? '',
+      event.categoryCode ?? '',
+      event.brand ?? '',
+      event.price,
+      event.userSession ?? '',
+    );
     this.deliver(event.userId, { type: 'event', event: ref }, msg.seq, out);
   }
 
@@ -129,49 +131,43 @@ export class PartitionProcessor {
     this.advanceTime(time, msg.seq, out);
   }
 
-  /** Moves event time forward and fires every timer the new watermark has passed, in (deadline, user) order. */
+  /**
+   * Moves event time forward and fires every timer the new watermark has passed, in (deadline,
+   * user) order.
+   */
   private advanceTime(eventTime: number, seq: number, out: Output[]): void {
     if (eventTime <= this.state.maxEventTime) return;
     this.state.maxEventTime = eventTime;
     const wm = this.watermark;
-    for (const due of this.timers.popDue(wm)) {
-      this.deliver(due.key, { type: 'timeout', time: due.deadline }, seq, out);
+    // Each actor settles everything due by the watermark in one delivery, so one message gives
+    // a user's matches one numbering (see actionId) and the actor's next deadline is past `wm`.
+    for (let due = this.timers.popDue(wm); due.length > 0; due = this.timers.popDue(wm)) {
+      for (const d of due) this.deliver(d.key, { type: 'timeout', time: wm }, seq, out);
     }
   }
 
   private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): void {
-    const result = this.host.deliver(userId, input);
+    const result = this.host.deliver(userId, input, this.state.counters);
     this.timers.set(userId, result.deadline);
-    for (const e of result.emitted) this.emit(userId, e, seq, out);
+    if (result.emitted.length) this.emit(userId, result.emitted, seq, out);
   }
 
-  private emit(userId: string, e: SessionEmitted, seq: number, out: Output[]): void {
-    if (e.type === 'session.summary') {
-      const body = toSessionSummaryRecord(userId, e, this.now());
-      this.state.counters.summaries++;
-      out.push({ kind: 'analytics', subject: Subjects.analytics(AnalyticsJobs.sessions), msgId: body.summaryId, body });
-      return;
+  private emit(userId: string, emitted: ActorEmitted[], seq: number, out: Output[]): void {
+    let nth: Map<string, number> | null = null;
+    for (const e of emitted) {
+      if (e.type === 'session.summary') {
+        const body = toSessionSummaryRecord(userId, e, this.now());
+        this.state.counters.summaries++;
+        out.push({ kind: 'analytics', subject: Subjects.analytics(AnalyticsJobs.sessions), msgId: body.summaryId, body });
+        continue;
+      }
+      nth ??= new Map();
+      const n = (nth.get(e.pattern.id) ?? 0) + 1;
+      nth.set(e.pattern.id, n);
+      const action: Action = toPatternAction({ userId, pattern: e.pattern, match: e.match, completingSeq: seq, nth: n, emittedAt: this.now() });
+      this.state.counters.actions++;
+      out.push({ kind: 'action', subject: Subjects.action(action.type, userId), msgId: action.actionId, body: action });
     }
-    const last = e.completedBy;
-    const action: Action = {
-      actionId: actionId(COUPON_RULE.patternId, COUPON_RULE.version, userId, seq),
-      type: COUPON_RULE.actionType,
-      patternId: COUPON_RULE.patternId,
-      patternVersion: COUPON_RULE.version,
-      userId,
-      eventTime: last.eventTime,
-      emittedAt: this.now(),
-      match: { views: e.views.map(toMatchedEvent) },
-      payload: {
-        categoryId: last.categoryId ?? null,
-        categoryCode: last.categoryCode || null,
-        productIds: [...new Set(e.views.map((v) => v.productId))],
-        views: e.views.length,
-      },
-    };
-    if (last.userSession) action.userSession = last.userSession;
-    this.state.counters.actions++;
-    out.push({ kind: 'action', subject: Subjects.action(action.type, userId), msgId: action.actionId, body: action });
   }
 
   private deadLetter(msg: InputMessage, reason: string, out: Output[]): void {

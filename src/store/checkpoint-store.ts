@@ -20,9 +20,15 @@ export interface PartitionCounters {
   ticks: number;
   actions: number;
   summaries: number;
+  /** Matches a frequency cap held back. */
+  capped: number;
+  /** Events that would have opened a partial match beyond a pattern's maxRunsPerKey. */
+  startsSkipped: number;
+  /** Partial matches beyond maxRunsPerKey dropped after branching. */
+  runsDropped: number;
 }
 
-export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late: 0, ticks: 0, actions: 0, summaries: 0 });
+export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late: 0, ticks: 0, actions: 0, summaries: 0, capped: 0, startsSkipped: 0, runsDropped: 0 });
 
 /** The contents of one checkpoint transaction. `null` deletes. */
 export interface CheckpointWrite {

@@ -4,7 +4,7 @@
  * with an open session are stored, so recovery rebuilds the timers from one scan of the actors.
  */
 export const Databases = {
-  /** [userId] → the actor's persisted XState snapshot, as JSON text. */
+  /** [userId] → the actor's persisted form (XState snapshot, ledger, pattern state), as JSON text. */
   actors: 'actors',
   /** [partition] → PartitionCheckpoint: the offset recovery replays from. */
   partitions: 'partitions',
@@ -12,7 +12,8 @@ export const Databases = {
   meta: 'meta',
 } as const;
 
-export const StoreLayoutVersion = 2;
+/** 3: actors hold pattern state beside the session (src/runtime/user-actor.ts). */
+export const StoreLayoutVersion = 3;
 
 export const Keys = {
   actor: (userId: string) => userId,

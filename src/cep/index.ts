@@ -1,0 +1,13 @@
+export { compilePattern } from './compile-pattern.js';
+export type { CompiledPattern, CompiledStage, Condition, Guard, SkipStrategy } from './compile-pattern.js';
+export { PatternError } from './pattern-error.js';
+export { patternSchema, PATTERN_ID } from './pattern-schema.js';
+export type { PatternSpec, PatternInput, StageSpec, PatternKey } from './pattern-schema.js';
+export { compileExpression, ExpressionError } from './expressions.js';
+export type { CompiledExpression, MatchView, ExpressionContext } from './expressions.js';
+export { renderPayload, capKey } from './action-template.js';
+export { onEvent, onTime, nextDeadline, hasRuns, matchView, keyOf, concerns, newPatternState, revivePatternState } from './matcher.js';
+export type { Run, PatternState, Match, MatchStats } from './matcher.js';
+export { PatternSet, loadPatternDir, compilePatternText } from './pattern-set.js';
+export type { RejectedPattern, CompileResult } from './pattern-set.js';
+export { parseDuration, formatDuration } from './duration.js';

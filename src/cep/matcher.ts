@@ -1,0 +1,305 @@
+import { EventRef, type EventRefJson } from '../../actors/index.js';
+import type { CompiledPattern, Condition } from './compile-pattern.js';
+import { test, type ExpressionContext, type MatchView } from './expressions.js';
+
+/**
+ * The pattern matcher: partial matches ("runs") of one pattern inside one user, grouped by the
+ * pattern's key. Pure data in, pure data out — no clock, no I/O — so live processing, recovery
+ * and `nudge patterns test` run the same code. Semantics (patterns/README.md) follow Flink CEP.
+ *
+ * A run is positioned at the stage that took its last event (`s`, having taken `c` events
+ * there). It stands for all positions reachable from there without an event: more of the same
+ * stage, or the first event of a later stage (skipping optional ones). Rather than copying itself
+ * into each of those positions, as an NFA with epsilon moves would, it records what an event has
+ * ruled out since its last take: `n` (events seen since: strict contiguity allows only the
+ * next one) and `b` (stages whose entry a negation or a consumed skip-till-next entry has blocked).
+ */
+export interface Run {
+  /** Stage of the last take. */
+  s: number;
+  /** Events taken in that stage. */
+  c: number;
+  /** Events of the key seen since the last take, capped at 2 (0 = the next one is "next"). */
+  n: number;
+  /** Bit k: stage k (k = stages.length: the absence at the end) cannot be entered until the next take. */
+  b: number;
+  /** 1 when an `until` condition closed the stage's loop. */
+  z: number;
+  /** Earliest and latest event time in the match, and the time of the last take. */
+  t0: number;
+  t1: number;
+  tl: number;
+  ev: EventRef[];
+  /** Stage index of each event in `ev`. */
+  st: number[];
+}
+
+export interface PatternState {
+  /** Pattern version the runs belong to: runs of another version are dropped, never mixed. */
+  v: number;
+  runs: Record<string, Run[]>;
+  /** Frequency cap: per cap key, event times of the actions sent inside the cap window. */
+  caps?: Record<string, number[]>;
+}
+
+export interface Match {
+  key: string;
+  run: Run;
+  /** Event time of the completing event, or the deadline for an absence. */
+  eventTime: number;
+  timeout: boolean;
+}
+
+export interface MatchStats {
+  startsSkipped: number;
+  runsDropped: number;
+}
+
+export const newPatternState = (version: number): PatternState => ({ v: version, runs: {} });
+
+export function keyOf(p: CompiledPattern, e: EventRef): string {
+  return p.key === 'user' ? '' : p.key === 'session' ? e.userSession : e.productId;
+}
+
+/** The event may matter to this pattern: some condition looks at its type, or contiguity counts it. */
+export function concerns(p: CompiledPattern, e: EventRef): boolean {
+  return p.seesEveryEvent || p.relevantTypes === null || p.relevantTypes.has(e.eventType);
+}
+
+/** Feeds one event to the runs of its key; completed matches are appended to `out` in emission order. */
+export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, out: Match[], stats: MatchStats): void {
+  const key = keyOf(p, e);
+  const runs = state.runs[key];
+  const next: Run[] = [];
+  const done: Run[] = [];
+  if (runs) for (const r of runs) step(p, r, e, next, done);
+  start(p, e, next, done, stats);
+  if (next.length > p.maxRuns) {
+    stats.runsDropped += next.length - p.maxRuns;
+    next.length = p.maxRuns;
+  }
+  const emitted = applySkip(p, done, next);
+  for (const r of emitted) out.push({ key, run: r, eventTime: e.eventTime, timeout: false });
+  if (next.length) state.runs[key] = next;
+  else if (runs) delete state.runs[key];
+}
+
+/**
+ * Event time has reached `time`: runs whose time limit has passed are over. Those waiting on an
+ * absence at the end of the pattern complete (in deadline, then start order); the rest are dropped.
+ */
+export function onTime(p: CompiledPattern, state: PatternState, time: number, out: Match[]): void {
+  const w = p.withinMs;
+  if (w === null) return;
+  const fired: Array<{ key: string; run: Run; deadline: number }> = [];
+  for (const key of Object.keys(state.runs).sort()) {
+    const runs = state.runs[key]!;
+    const keep = runs.filter((r) => r.t0 + w > time);
+    if (keep.length === runs.length) continue;
+    for (const r of runs) if (r.t0 + w <= time && armed(p, r)) fired.push({ key, run: r, deadline: r.t0 + w });
+    if (keep.length) state.runs[key] = keep;
+    else delete state.runs[key];
+  }
+  fired.sort((a, b) => a.deadline - b.deadline || startSeq(a.run) - startSeq(b.run) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const prunedByKey = new Map<string, Run[]>();
+  for (const f of fired) {
+    const earlier = prunedByKey.get(f.key) ?? [];
+    if (earlier.some((m) => prunes(p, m, f.run))) continue;
+    earlier.push(f.run);
+    prunedByKey.set(f.key, earlier);
+    const left = state.runs[f.key];
+    if (left) {
+      const kept = left.filter((r) => !prunes(p, f.run, r));
+      if (kept.length) state.runs[f.key] = kept;
+      else delete state.runs[f.key];
+    }
+    out.push({ key: f.key, run: f.run, eventTime: f.deadline, timeout: true });
+  }
+}
+
+/** The earliest event time at which onTime has work for this state, or null. */
+export function nextDeadline(p: CompiledPattern, state: PatternState): number | null {
+  const w = p.withinMs;
+  if (w === null) return null;
+  let min = Infinity;
+  for (const key in state.runs) for (const r of state.runs[key]!) if (r.t0 + w < min) min = r.t0 + w;
+  return min === Infinity ? null : min;
+}
+
+export function hasRuns(state: PatternState): boolean {
+  for (const _ in state.runs) return true;
+  return false;
+}
+
+/** The run's events by stage name, as conditions and templates see them. */
+export function matchView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchView {
+  const view: MatchView = { first: {}, last: {}, match: {}, count: {} };
+  for (let i = 0; i < r.ev.length; i++) {
+    const name = p.stages[r.st[i]!]!.name;
+    const e = r.ev[i]!;
+    const list = view.match[name];
+    if (list) list.push(e);
+    else {
+      view.match[name] = [e];
+      view.first[name] = e;
+    }
+    view.last[name] = e;
+    view.count[name] = (view.count[name] ?? 0) + 1;
+  }
+  return view;
+}
+
+/** Snapshots are JSON: runs come back with plain objects where EventRef instances were. */
+export function revivePatternState(json: PatternState): PatternState {
+  for (const key in json.runs) for (const r of json.runs[key]!) r.ev = r.ev.map((e) => EventRef.revive(e as unknown as EventRefJson));
+  return json;
+}
+
+// ---- internals ----
+
+const startSeq = (r: Run) => r.ev[0]!.seq;
+const lastSeq = (r: Run) => r.ev[r.ev.length - 1]!.seq;
+
+/** The run's closure reaches the end of a pattern that ends in an absence, which nothing has broken. */
+function armed(p: CompiledPattern, r: Run): boolean {
+  const m = p.stages.length;
+  return p.endGuards.length > 0 && r.c >= p.stages[r.s]!.lo && p.restOptional[r.s]! && (r.b & (1 << m)) === 0;
+}
+
+const scratch: ExpressionContext = { event: undefined as unknown as EventRef };
+
+function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Pick<Run, 'ev' | 'st'> | null): boolean {
+  if (cond.types !== null && !cond.types.has(e.eventType)) return false;
+  if (cond.expr === null) return true;
+  scratch.event = e;
+  if (cond.readsMatch) Object.assign(scratch, r ? matchView(p, r) : EMPTY_VIEW);
+  const ok = test(cond.expr, scratch);
+  if (cond.readsMatch) scratch.first = scratch.last = scratch.match = scratch.count = undefined;
+  return ok;
+}
+
+const EMPTY_VIEW: MatchView = { first: {}, last: {}, match: {}, count: {} };
+
+/** A new run at each stage the event can open (the first, or a later one past optional stages). */
+function start(p: CompiledPattern, e: EventRef, next: Run[], done: Run[], stats: MatchStats): void {
+  for (const s of p.stages) {
+    if (holds(p, s.cond, e, null)) {
+      if (next.length >= p.maxRuns) {
+        stats.startsSkipped++;
+        return;
+      }
+      take(p, null, s.index, e, next, done);
+    }
+    if (!s.optional) return;
+  }
+}
+
+function take(p: CompiledPattern, r: Run | null, k: number, e: EventRef, next: Run[], done: Run[]): void {
+  const t = e.eventTime;
+  const nr: Run = r
+    ? { s: k, c: k === r.s ? r.c + 1 : 1, n: 0, b: 0, z: 0, t0: Math.min(r.t0, t), t1: Math.max(r.t1, t), tl: t, ev: [...r.ev, e], st: [...r.st, k] }
+    : { s: k, c: 1, n: 0, b: 0, z: 0, t0: t, t1: t, tl: t, ev: [e], st: [k] };
+  const stage = p.stages[k]!;
+  const complete = nr.c >= stage.lo && p.restOptional[k]!;
+  if (complete && p.endGuards.length === 0) {
+    done.push(nr);
+    // Nothing left to take: the run is finished.
+    if (nr.c >= stage.hi && k === p.stages.length - 1) return;
+  }
+  next.push(nr);
+}
+
+function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[]): void {
+  const w = p.withinMs;
+  const t = e.eventTime;
+  if (w !== null && Math.max(r.t1, t) - Math.min(r.t0, t) >= w) {
+    // Outside the time limit: an absence still pending is decided by the deadline, not by this event.
+    if (armed(p, r)) next.push(r);
+    return;
+  }
+  const m = p.stages.length;
+  const S = p.stages[r.s]!;
+  const isNext = r.n === 0;
+  let survives = false;
+  let blocked = r.b;
+  let z = r.z;
+
+  // More of the current stage.
+  let loopMatches = false;
+  if (r.c < S.hi && z === 0) {
+    if (S.until !== null && holds(p, S.until, e, r)) z = 1;
+    else {
+      const gapOk = S.gapMs === null || t - r.tl < S.gapMs;
+      loopMatches = holds(p, S.cond, e, r);
+      if (gapOk && loopMatches && (S.inner !== 'strict' || isNext)) take(p, r, r.s, e, next, done);
+      // Skip-till-next must take a matching event; skip-till-any may also pass it by; strict may not skip.
+      if (gapOk && (S.inner === 'any' || (S.inner === 'relaxed' && !loopMatches))) survives = true;
+    }
+  }
+
+  // Entering a later stage (greedy: only when the current stage does not want the event).
+  if (r.c >= S.lo && !(S.greedy && loopMatches && z === 0)) {
+    for (let k = r.s + 1; k <= m; k++) {
+      const bit = 1 << k;
+      if (k === m) {
+        if (p.endGuards.length > 0 && (blocked & bit) === 0) {
+          if (p.endGuards.some((g) => holds(p, g, e, r))) blocked |= bit;
+          else survives = true;
+        }
+        break;
+      }
+      const K = p.stages[k]!;
+      if ((blocked & bit) === 0) {
+        if ((isNext && K.notNext.some((g) => holds(p, g, e, r))) || K.notFollowedBy.some((g) => holds(p, g, e, r))) {
+          // The negation stands before stage k, so it also stands before everything after it.
+          blocked |= ~(bit - 1);
+          break;
+        }
+        const gapOk = K.gapMs === null || t - r.tl < K.gapMs;
+        if (gapOk && (K.entry !== 'strict' || isNext)) {
+          if (holds(p, K.cond, e, r)) {
+            take(p, r, k, e, next, done);
+            if (K.entry === 'relaxed') blocked |= bit;
+            else if (K.entry === 'any') survives = true;
+          } else if (K.entry !== 'strict') survives = true;
+        }
+      }
+      if (!K.optional) break;
+    }
+  }
+  if (survives) next.push({ s: r.s, c: r.c, n: r.n < 2 ? r.n + 1 : 2, b: blocked, z, t0: r.t0, t1: r.t1, tl: r.tl, ev: r.ev, st: r.st });
+}
+
+/** Does emitting match `m` discard run `r` under the pattern's after-match skip strategy? */
+function prunes(p: CompiledPattern, m: Run, r: Run): boolean {
+  const s = p.skip;
+  switch (s.kind) {
+    case 'noSkip':
+      return false;
+    case 'skipToNext':
+      return startSeq(r) === startSeq(m);
+    case 'skipPastLastEvent':
+      return startSeq(r) <= lastSeq(m);
+    case 'skipToFirst':
+    case 'skipToLast': {
+      const seqs = m.ev.filter((_, i) => m.st[i] === s.stage).map((e) => e.seq);
+      if (seqs.length === 0) return false;
+      return startSeq(r) < (s.kind === 'skipToFirst' ? seqs[0]! : seqs[seqs.length - 1]!);
+    }
+  }
+}
+
+/** Emits completed runs in order; each emitted match prunes the runs (and later matches) its strategy discards. */
+function applySkip(p: CompiledPattern, done: Run[], next: Run[]): Run[] {
+  if (done.length === 0) return done;
+  if (p.skip.kind === 'noSkip') return done;
+  const emitted: Run[] = [];
+  for (const d of done) {
+    if (emitted.some((m) => prunes(p, m, d))) continue;
+    emitted.push(d);
+  }
+  let w = 0;
+  for (const r of next) if (!emitted.some((m) => prunes(p, m, r))) next[w++] = r;
+  next.length = w;
+  return emitted;
+}

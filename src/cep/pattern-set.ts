@@ -1,0 +1,88 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compilePattern, type CompiledPattern } from './compile-pattern.js';
+import { PatternError } from './pattern-error.js';
+
+export interface RejectedPattern {
+  source: string;
+  id: string | null;
+  reason: string;
+}
+
+/**
+ * The patterns in force, compiled once, in id order (the order in which one event's matches
+ * are emitted), with an index from event type to the patterns that event can concern.
+ */
+export class PatternSet {
+  readonly patterns: readonly CompiledPattern[];
+  private readonly byType = new Map<string, CompiledPattern[]>();
+  private readonly anyType: CompiledPattern[];
+  private readonly byId: Map<string, CompiledPattern>;
+
+  constructor(patterns: Iterable<CompiledPattern>) {
+    this.patterns = [...patterns].filter((p) => p.spec.enabled).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.byId = new Map(this.patterns.map((p) => [p.id, p]));
+    if (this.byId.size !== this.patterns.length) throw new PatternError([{ path: 'id', message: 'two patterns share an id' }]);
+    this.anyType = this.patterns.filter((p) => p.seesEveryEvent || p.relevantTypes === null);
+  }
+
+  get(id: string): CompiledPattern | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Patterns an event of this type can concern, in id order. */
+  forType(eventType: string): readonly CompiledPattern[] {
+    let list = this.byType.get(eventType);
+    if (!list) {
+      list = this.patterns.filter((p) => this.anyType.includes(p) || p.relevantTypes!.has(eventType));
+      if (this.byType.size < 1_000) this.byType.set(eventType, list);
+    }
+    return list;
+  }
+
+  static empty(): PatternSet {
+    return new PatternSet([]);
+  }
+}
+
+/** Every `*.json` in a directory, compiled; the broken ones come back as rejections with their reason. */
+export function loadPatternDir(dir: string): { set: PatternSet; rejected: RejectedPattern[] } {
+  const compiled: CompiledPattern[] = [];
+  const rejected: RejectedPattern[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    const source = join(dir, file);
+    const r = compilePatternText(readFileSync(source, 'utf8'));
+    if (r.ok) compiled.push(r.pattern);
+    else rejected.push({ source, id: r.id, reason: r.reason });
+  }
+  const seen = new Set<string>();
+  const unique = compiled.filter((p) => {
+    if (seen.has(p.id)) {
+      rejected.push({ source: dir, id: p.id, reason: `another file already defines pattern "${p.id}"` });
+      return false;
+    }
+    seen.add(p.id);
+    return true;
+  });
+  return { set: new PatternSet(unique), rejected };
+}
+
+export type CompileResult = { ok: true; pattern: CompiledPattern } | { ok: false; id: string | null; reason: string; problems: PatternError['problems'] };
+
+/** JSON text → compiled pattern, or the reason it cannot be one. Never throws on bad input. */
+export function compilePatternText(text: string): CompileResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    const reason = `not JSON: ${(e as Error).message}`;
+    return { ok: false, id: null, reason, problems: [{ path: '(file)', message: reason }] };
+  }
+  const id = doc && typeof doc === 'object' && typeof (doc as { id?: unknown }).id === 'string' ? (doc as { id: string }).id : null;
+  try {
+    return { ok: true, pattern: compilePattern(doc) };
+  } catch (e) {
+    if (!(e instanceof PatternError)) throw e;
+    return { ok: false, id, reason: e.message, problems: e.problems };
+  }
+}

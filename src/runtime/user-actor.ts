@@ -1,0 +1,206 @@
+import { UserSession, type PersistedUserSession, type SessionSummary, type EventRef } from '../../actors/index.js';
+import {
+  onEvent,
+  onTime,
+  nextDeadline,
+  hasRuns,
+  newPatternState,
+  revivePatternState,
+  matchView,
+  capKey,
+  type PatternSet,
+  type PatternState,
+  type CompiledPattern,
+  type Match,
+  type MatchStats,
+} from '../cep/index.js';
+
+/** A match that passed its pattern's frequency cap and becomes an action. */
+export interface PatternMatch {
+  type: 'match';
+  pattern: CompiledPattern;
+  match: Match;
+}
+
+export type ActorEmitted = SessionSummary | PatternMatch;
+
+/** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. */
+export interface PersistedActor {
+  session?: PersistedUserSession;
+  cep?: Record<string, PatternState>;
+}
+
+export interface ActorStats extends MatchStats {
+  capped: number;
+}
+
+/**
+ * One user's actor: the XState session machine with its ledger (actors/), beside the partial
+ * matches of every pattern. The session part exists only while a session is open, so a user
+ * whose only state is a week-long absence watch costs a few hundred bytes, not a live machine.
+ */
+export class UserActor {
+  private session: UserSession | null;
+  private readonly cep: Record<string, PatternState>;
+
+  private constructor(persisted?: PersistedActor) {
+    this.session = persisted?.session ? UserSession.restore(persisted.session) : null;
+    this.cep = {};
+    for (const id in persisted?.cep ?? {}) this.cep[id] = revivePatternState(persisted!.cep![id]!);
+  }
+
+  static create(): UserActor {
+    return new UserActor();
+  }
+
+  static restore(persisted: PersistedActor): UserActor {
+    return new UserActor(persisted);
+  }
+
+  /** The earliest deadline a stored actor waits for, without restoring it. */
+  static deadlineOf(persisted: PersistedActor, patterns: PatternSet): number | null {
+    let min = persisted.session ? UserSession.deadlineOf(persisted.session) ?? Infinity : Infinity;
+    for (const id in persisted.cep ?? {}) {
+      const p = patterns.get(id);
+      if (p) min = Math.min(min, stateDeadline(p, persisted.cep![id]!) ?? Infinity);
+    }
+    return min === Infinity ? null : min;
+  }
+
+  get sessionPart(): UserSession | null {
+    return this.session;
+  }
+
+  get patternStates(): Readonly<Record<string, PatternState>> {
+    return this.cep;
+  }
+
+  get isEmpty(): boolean {
+    if (this.session && !this.session.isEmpty) return false;
+    for (const id in this.cep) {
+      const s = this.cep[id]!;
+      if (hasRuns(s) || (s.caps && Object.keys(s.caps).length > 0)) return false;
+    }
+    return true;
+  }
+
+  event(e: EventRef, patterns: PatternSet, stats: ActorStats): ActorEmitted[] {
+    const out: ActorEmitted[] = [];
+    this.session ??= UserSession.create();
+    for (const s of this.session.event(e)) out.push(s);
+    this.dropEndedSession();
+    const matches: Match[] = [];
+    for (const p of patterns.forType(e.eventType)) {
+      let state = this.cep[p.id];
+      // A new version starts clean: partial matches of the old one are dropped, never mixed.
+      if (state && state.v !== p.version) state = undefined;
+      const s = state ?? newPatternState(p.version);
+      onEvent(p, s, e, matches, stats);
+      if (s !== state && hasRuns(s)) this.cep[p.id] = s;
+      if (matches.length) this.emit(p, s, matches, out, stats);
+      else if (state && !hasRuns(state) && !state.caps) delete this.cep[p.id];
+    }
+    return out;
+  }
+
+  /** Event time reached `time`: ends the session and settles pattern deadlines that are due. */
+  timeout(time: number, patterns: PatternSet, stats: ActorStats): ActorEmitted[] {
+    const out: ActorEmitted[] = [];
+    if (this.session) {
+      for (const s of this.session.timeout(time)) out.push(s);
+      this.dropEndedSession();
+    }
+    const matches: Match[] = [];
+    for (const id of Object.keys(this.cep).sort()) {
+      const p = patterns.get(id);
+      const state = this.cep[id]!;
+      if (!p || p.version !== state.v) {
+        delete this.cep[id];
+        continue;
+      }
+      onTime(p, state, time, matches);
+      this.emit(p, state, matches, out, stats);
+      if (state.caps) expireCaps(p, state, time);
+      if (!hasRuns(state) && !state.caps) delete this.cep[id];
+    }
+    return out;
+  }
+
+  deadline(patterns: PatternSet): number | null {
+    let min = this.session?.deadline ?? Infinity;
+    for (const id in this.cep) {
+      const p = patterns.get(id);
+      // A pattern no longer in force: wake at once so timeout() drops its state.
+      const d = p ? stateDeadline(p, this.cep[id]!) : 0;
+      if (d !== null && d < min) min = d;
+    }
+    return min === Infinity ? null : min;
+  }
+
+  persist(): PersistedActor {
+    const out: PersistedActor = {};
+    if (this.session) out.session = this.session.persist();
+    for (const id in this.cep) {
+      (out.cep ??= {})[id] = this.cep[id]!;
+    }
+    return out;
+  }
+
+  stop(): void {
+    this.session?.stop();
+  }
+
+  private emit(p: CompiledPattern, state: PatternState, matches: Match[], out: ActorEmitted[], stats: ActorStats): void {
+    for (const m of matches) {
+      if (p.action.cap && !this.admit(p, state, m)) {
+        stats.capped++;
+        continue;
+      }
+      out.push({ type: 'match', pattern: p, match: m });
+    }
+    matches.length = 0;
+    if (hasRuns(state) || state.caps) this.cep[p.id] = state;
+    else delete this.cep[p.id];
+  }
+
+  /** Frequency cap: at most `max` actions per cap key within the window (event time). */
+  private admit(p: CompiledPattern, state: PatternState, m: Match): boolean {
+    const cap = p.action.cap!;
+    const key = cap.per ? capKey(p.action, { event: m.run.ev[m.run.ev.length - 1]!, ...matchView(p, m.run) }) : '';
+    const caps = (state.caps ??= {});
+    const times = (caps[key] ?? []).filter((t) => m.eventTime - t < cap.withinMs);
+    if (times.length >= cap.max) {
+      caps[key] = times;
+      return false;
+    }
+    times.push(m.eventTime);
+    caps[key] = times;
+    return true;
+  }
+
+  private dropEndedSession(): void {
+    if (this.session?.isEmpty) {
+      this.session.stop();
+      this.session = null;
+    }
+  }
+}
+
+function stateDeadline(p: CompiledPattern, s: PatternState): number | null {
+  if (s.v !== p.version) return 0; // stale state: wake at once to drop it
+  let min = nextDeadline(p, s) ?? Infinity;
+  if (s.caps && p.action.cap) {
+    for (const k in s.caps) for (const t of s.caps[k]!) min = Math.min(min, t + p.action.cap.withinMs);
+  }
+  return min === Infinity ? null : min;
+}
+
+function expireCaps(p: CompiledPattern, s: PatternState, time: number): void {
+  const w = p.action.cap?.withinMs ?? 0;
+  for (const k of Object.keys(s.caps!)) {
+    const left = s.caps![k]!.filter((t) => t + w > time);
+    if (left.length) s.caps![k] = left;
+    else delete s.caps![k];
+  }
+  if (Object.keys(s.caps!).length === 0) delete s.caps;
+}
