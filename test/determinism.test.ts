@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadPatternDir } from '../src/cep/index.js';
 import { rmSync } from 'node:fs';
 import { generateSample, sampleRowToEvent } from '../src/events/index.js';
 import { partitionOf } from '../src/nats/index.js';
@@ -28,6 +29,9 @@ function recordedStream(): InputMessage[] {
 
 const partitionOfMsg = (m: InputMessage) => Number(m.subject.split('.')[3]);
 
+/** The shipped patterns: determinism is checked with every rule running, absences included. */
+const PATTERNS = loadPatternDir(new URL('../patterns', import.meta.url).pathname).set;
+
 function run(processors: PartitionProcessor[], msgs: InputMessage[]): Output[] {
   const out: Output[] = [];
   const byP = new Map(processors.map((p) => [p.partition, p]));
@@ -38,7 +42,7 @@ function run(processors: PartitionProcessor[], msgs: InputMessage[]): Output[] {
 const comparable = (outs: Output[]) => outs.map((o) => (o.kind === 'dlq' ? { ...o, data: Buffer.from(o.data).toString('base64') } : o));
 
 function straight(msgs: InputMessage[], liveCap: number): Output[] {
-  const host = new ActorHost({ loadActor: () => undefined }, liveCap);
+  const host = new ActorHost({ loadActor: () => undefined }, liveCap, PATTERNS);
   return run(Array.from({ length: P }, (_, p) => new PartitionProcessor({ ...opts, partition: p }, host)), msgs);
 }
 
@@ -50,7 +54,7 @@ async function withRestartAt(msgs: InputMessage[], cuts: number[], liveCap: numb
     for (const cut of [...cuts, msgs.length]) {
       // A new worker each segment: everything it knows comes from the LMDB checkpoint.
       const store = openCheckpointStore(dir);
-      const host = new ActorHost(store, liveCap);
+      const host = new ActorHost(store, liveCap, PATTERNS);
       const processors = restoreProcessors(store, host, Array.from({ length: P }, (_, p) => p), opts);
       out.push(...run(processors, msgs.slice(from, cut)));
       await store.commit(captureCheckpoint(processors, host));

@@ -41,6 +41,15 @@ export function actionId(patternId: string, version: number, userId: string, com
   return nth > 1 ? `${base}.${nth}` : base;
 }
 
+/**
+ * An absence is completed by no message of its own: event time passing its deadline may come
+ * from any later event or watermark tick, and ticks differ between a run and its recovery. So it
+ * is identified by the events that define it: its first and last matched sequences.
+ */
+export function absenceActionId(patternId: string, version: number, userId: string, firstSeq: number, lastSeq: number): string {
+  return `${patternId}:${version}:${userId}:${firstSeq}-${lastSeq}`;
+}
+
 export function toMatchedEvent(e: EventRef): MatchedEvent {
   const m: MatchedEvent = { seq: e.seq, eventTime: e.eventTime, eventType: e.eventType, productId: e.productId, price: e.price };
   if (e.categoryId) m.categoryId = e.categoryId;

@@ -1,4 +1,4 @@
-export { actionId, toMatchedEvent } from './action.js';
+export { actionId, absenceActionId, toMatchedEvent } from './action.js';
 export type { Action, MatchedEvent } from './action.js';
 export { toPatternAction } from './pattern-action.js';
 export type { PatternActionInput } from './pattern-action.js';

@@ -1,7 +1,6 @@
 import { matchView, renderPayload, type CompiledPattern, type Match } from '../cep/index.js';
-import { actionId, toMatchedEvent, type Action, type MatchedEvent } from './action.js';
+import { actionId, absenceActionId, toMatchedEvent, type Action, type MatchedEvent } from './action.js';
 
-/** Subject-level routing of an action: shadow patterns publish beside live ones, never instead. */
 export interface PatternActionInput {
   userId: string;
   pattern: CompiledPattern;
@@ -20,7 +19,9 @@ export function toPatternAction(i: PatternActionInput): Action {
   const match: Record<string, MatchedEvent[]> = {};
   for (const name in view.match) match[name] = view.match[name]!.map(toMatchedEvent);
   const action: Action = {
-    actionId: actionId(p.id, p.version, i.userId, i.completingSeq, i.nth),
+    actionId: m.timeout
+      ? absenceActionId(p.id, p.version, i.userId, run.ev[0]!.seq, last.seq)
+      : actionId(p.id, p.version, i.userId, i.completingSeq, i.nth),
     type: p.action.type,
     patternId: p.id,
     patternVersion: p.version,
@@ -30,8 +31,8 @@ export function toPatternAction(i: PatternActionInput): Action {
     match,
     payload: renderPayload(p.action, { event: last, ...view }),
   };
-  const session = run.ev.find((e) => e.userSession)?.userSession;
-  if (session) action.userSession = session;
+  // The session of the completing event: where a follow-up (e.g. a push) belongs.
+  if (last.userSession) action.userSession = last.userSession;
   if (m.timeout) action.timeout = true;
   return action;
 }

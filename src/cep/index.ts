@@ -8,6 +8,6 @@ export type { CompiledExpression, MatchView, ExpressionContext } from './express
 export { renderPayload, capKey } from './action-template.js';
 export { onEvent, onTime, nextDeadline, hasRuns, matchView, keyOf, concerns, newPatternState, revivePatternState } from './matcher.js';
 export type { Run, PatternState, Match, MatchStats } from './matcher.js';
-export { PatternSet, loadPatternDir, compilePatternText } from './pattern-set.js';
+export { PatternSet, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
 export type { RejectedPattern, CompileResult } from './pattern-set.js';
 export { parseDuration, formatDuration } from './duration.js';

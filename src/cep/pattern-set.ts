@@ -49,9 +49,8 @@ export class PatternSet {
 export function loadPatternDir(dir: string): { set: PatternSet; rejected: RejectedPattern[] } {
   const compiled: CompiledPattern[] = [];
   const rejected: RejectedPattern[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
-    const source = join(dir, file);
-    const r = compilePatternText(readFileSync(source, 'utf8'));
+  for (const { source, text } of readPatternFiles(dir)) {
+    const r = compilePatternText(text);
     if (r.ok) compiled.push(r.pattern);
     else rejected.push({ source, id: r.id, reason: r.reason });
   }
@@ -65,6 +64,14 @@ export function loadPatternDir(dir: string): { set: PatternSet; rejected: Reject
     return true;
   });
   return { set: new PatternSet(unique), rejected };
+}
+
+/** The `*.json` files of a directory, in name order, as text. */
+export function readPatternFiles(dir: string): Array<{ source: string; text: string }> {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => ({ source: join(dir, f), text: readFileSync(join(dir, f), 'utf8') }));
 }
 
 export type CompileResult = { ok: true; pattern: CompiledPattern } | { ok: false; id: string | null; reason: string; problems: PatternError['problems'] };

@@ -3,9 +3,9 @@ import type { Action, SessionSummaryRecord } from '../actions/index.js';
 const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
 
 export function formatAction(a: Action): string {
-  const p = a.payload as { categoryCode?: string | null; categoryId?: string | null; views?: number };
-  const what = a.type === 'coupon' ? `category ${p.categoryCode || p.categoryId} after ${p.views} views` : JSON.stringify(a.payload);
-  return `${iso(a.eventTime)}  ${a.type.padEnd(10)} user ${a.userId.padEnd(10)} ${what}  [${a.patternId}]`;
+  const p = a.payload as { categoryCode?: string | null; category?: string | null; views?: number };
+  const what = a.type === 'coupon' ? `category ${p.categoryCode || p.category} after ${p.views} views` : JSON.stringify(a.payload);
+  return `${iso(a.eventTime)}  ${a.type.padEnd(15)} user ${a.userId.padEnd(10)} ${what}  [${a.patternId}]`;
 }
 
 export function formatSession(s: SessionSummaryRecord): string {

@@ -6,6 +6,7 @@ import { runCommand } from './run-command.js';
 import { publishCommand } from './publish-command.js';
 import { demoCommand } from './demo-command.js';
 import { sampleCommand } from './sample-command.js';
+import { validateCommand, patternsTestCommand } from './patterns-command.js';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -63,6 +64,24 @@ program
   .option('--users <n>', 'number of users', positiveInt('--users'), 300)
   .option('--seed <n>', 'seed', positiveInt('--seed'), 7)
   .action((f: { users: number; seed: number }) => sampleCommand(f));
+
+const patterns = program.command('patterns').description('behaviour patterns: check them and try them on recorded events');
+
+patterns
+  .command('validate')
+  .description('check pattern files (a file or a directory of *.json): schema and expression errors with paths and positions')
+  .argument('<path>', 'a pattern .json file or a directory of them')
+  .option('--json', 'one JSON result per pattern')
+  .action((path: string, f: { json?: boolean }) => validateCommand(path, f));
+
+patterns
+  .command('test')
+  .description('run patterns offline over a recorded stream (no NATS), with the engine\'s event-time rules; prints each action and a count per pattern')
+  .argument('<path>', 'a pattern .json file or a directory of them')
+  .requiredOption('--events <file>', 'a REES46 export (.csv) or NDJSON events')
+  .option('--no-flush', 'stop at the last event instead of letting time run past every time limit (absences stay undecided)')
+  .option('--json', 'NDJSON actions, then a summary object')
+  .action((path: string, f: { events: string; json?: boolean; flush?: boolean }) => patternsTestCommand(path, f));
 
 try {
   await program.parseAsync(process.argv);
