@@ -7,9 +7,13 @@
  *   1. a child process generates the seeded synthetic sample (100k users → ~1.28M events) and
  *      publishes it with core publish + periodic flush (JetStream publish if anything was dropped);
  *      the EVENTS message count is checked against what was published;
- *   2. R rounds, each timing a RAW pass (8 ordered consumers on one connection, JSON.parse only)
- *      and an ENGINE pass (Engine.start on a fresh LMDB dir, until every partition has applied its
- *      last message), raw-first and engine-first alternately so drift hits both;
+ *   2. R rounds, each timing a RAW pass (8 ordered consumers on one connection, JSON.parse only),
+ *      an ENGINE pass (Engine.start on a fresh LMDB dir with every pattern in patterns/ active,
+ *      until every partition has applied its last message) and a RULES pass (the naive baseline of
+ *      bench/rules-baseline.ts: the same consumers, a per-user Map and json-rules-engine running
+ *      six rules equivalent in intent to the six patterns on every event), in the order
+ *      raw → engine → rules and then the reverse, alternately, so drift hits all three; after the
+ *      first engine pass, the actions in ACTIONS are counted per pattern (action type);
  *   3. heap bytes per live actor (20k users x 3 views through PartitionProcessor + ActorHost, full
  *      GCs before and after), LMDB bytes per stored actor (the same actors checkpointed into a fresh
  *      store, and what a full engine pass leaves), RSS during the engine passes;
@@ -26,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
 import { open as openLmdb } from 'lmdb';
 import { startEmbeddedServer, findNatsServer, connectNats, requireJetStream, ensureStreams, Streams, Subjects, partitionOf, type EmbeddedServer } from '../src/nats/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
@@ -37,6 +41,8 @@ import { PartitionProcessor, type Output } from '../src/runtime/partition-proces
 import { openCheckpointStore, Databases } from '../src/store/index.js';
 import { generateSample } from '../src/events/sample-generator.js';
 import { sampleRowToEvent } from '../src/events/sources.js';
+import { loadPatternDir, type PatternSet } from '../src/cep/index.js';
+import { rulesBaselinePass, BASELINE_RULE_TYPES, type BaselineResult, type BaselineRuleId } from './rules-baseline.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const PARTITIONS = 8;
@@ -538,11 +544,11 @@ function feedViews(host: ActorHost, n: number, seq0 = 0): PartitionProcessor {
 
 const VIEWS_PER_ACTOR = 3;
 
-async function measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string): Promise<HeapFigures> {
+async function measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string, patterns: PatternSet): Promise<HeapFigures> {
   gcFn();
   gcFn();
   const before = process.memoryUsage().heapUsed;
-  let host: ActorHost | null = new ActorHost({ loadActor: () => undefined }, n + 1);
+  let host: ActorHost | null = new ActorHost({ loadActor: () => undefined }, n + 1, patterns);
   let proc: PartitionProcessor | null = feedViews(host, n);
   host.captureDirty();
   host.committed();
@@ -556,7 +562,7 @@ async function measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string)
   proc = null;
 
   // The same users once more, checkpointed through the store into a fresh LMDB as the engine would.
-  const host2 = new ActorHost({ loadActor: () => undefined }, n + 1);
+  const host2 = new ActorHost({ loadActor: () => undefined }, n + 1, patterns);
   feedViews(host2, n);
   const snapshots = host2.captureDirty();
   host2.committed();
@@ -660,10 +666,42 @@ function summariseProfile(profile: CpuProfile, file: string, topN = 12): Profile
 
 interface Round {
   round: number;
-  order: 'raw-first' | 'engine-first';
+  order: RoundOrder;
   raw: PassResult;
   engine: EngineResult;
+  rules: BaselineResult;
   ratio: number;
+  rulesRatio: number;
+}
+
+/** Odd rounds raw → engine → rules, even rounds the reverse, so drift on the machine hits every pass. */
+type RoundOrder = 'raw,engine,rules' | 'rules,engine,raw';
+
+interface PatternActions {
+  patternId: string;
+  version: number;
+  type: string;
+  /** Actions of this type in ACTIONS after the first engine pass (later passes rebuild the same Msg-Ids, which JetStream drops). */
+  engineActions: number;
+  /** What the json-rules-engine baseline's equivalent rule fired in the first round. */
+  rulesFired: number | null;
+}
+
+/** Messages in ACTIONS per action type: a filtered consumer's pending count (the consumer is deleted again). */
+async function actionsByType(jsm: JetStreamManager, types: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const type of types) {
+    const name = `nudge-bench-count-${type.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    const ci = await jsm.consumers.add(Streams.actions, {
+      durable_name: name,
+      filter_subject: Subjects.action(type, '*'),
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+    });
+    out[type] = ci.num_pending;
+    await jsm.consumers.delete(Streams.actions, name);
+  }
+  return out;
 }
 
 async function main(gcFn: () => void): Promise<void> {
@@ -699,9 +737,21 @@ async function main(gcFn: () => void): Promise<void> {
     };
     progress(`${machine.cpu} x${machine.cores}, node ${machine.node}, ${natsVersion}`);
 
+    // The patterns every engine pass runs: the engine loads the same directory (config patternsDir).
+    const patternsDir = engineConfig('nats://127.0.0.1:1', join(root, 'unused')).patternsDir;
+    const loaded = loadPatternDir(patternsDir);
+    if (loaded.rejected.length) throw new Error(`patterns rejected in ${patternsDir}: ${loaded.rejected.map((r) => `${r.id ?? r.source}: ${r.reason}`).join('; ')}`);
+    const patterns = {
+      dir: patternsDir,
+      active: loaded.set.patterns.map((p) => ({ id: p.id, version: p.spec.version, type: p.spec.action.type })),
+    };
+    progress(`patterns active in the engine passes (${patterns.active.length}, ${patternsDir}): ${patterns.active.map((p) => `${p.id}@${p.version}`).join(', ')}`);
+    const missingRules = patterns.active.filter((p) => !(p.id in BASELINE_RULE_TYPES));
+    if (missingRules.length) progress(`  warning: the json-rules-engine baseline has no rule for ${missingRules.map((p) => p.id).join(', ')}`);
+
     // 3a first, on a quiet heap.
     progress(`heap per live actor: ${fmtInt(MEM_ACTORS)} actors x 3 views`);
-    const heap = await measureHeapPerActor(gcFn, MEM_ACTORS, join(root, 'heap-lmdb'));
+    const heap = await measureHeapPerActor(gcFn, MEM_ACTORS, join(root, 'heap-lmdb'), loaded.set);
     progress(`  ${fmtInt(heap.bytesPerActor)} heap bytes per live actor; in LMDB ${fmtInt(heap.lmdb.payloadBytes / heap.lmdb.actors)} key+value bytes, ${fmtInt((heap.lmdb.pageBytes ?? 0) / heap.lmdb.actors)} page bytes per actor`);
 
     server = await startEmbeddedServer({ dir: join(root, 'nats') });
@@ -726,8 +776,10 @@ async function main(gcFn: () => void): Promise<void> {
     }
 
     const rounds: Round[] = [];
+    // Filled by the first engine pass (inside doEngine below).
+    const counted: { byType: Record<string, number> | null; firstEngineActions: number } = { byType: null, firstEngineActions: 0 };
     for (let r = 1; r <= ROUNDS; r++) {
-      const order: Round['order'] = r % 2 === 1 ? 'raw-first' : 'engine-first';
+      const order: RoundOrder = r % 2 === 1 ? 'raw,engine,rules' : 'rules,engine,raw';
       progress(`round ${r}/${ROUNDS} (${order})`);
       const doRaw = async () => {
         const res = await rawPass(server!.url, lastSeq);
@@ -745,23 +797,54 @@ async function main(gcFn: () => void): Promise<void> {
         const m = res.memAtCatchUp;
         progress(`  engine ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; start ${fmtInt(res.startMs)} ms, stop ${fmtInt(res.stopMs)} ms; ${fmtInt(res.lmdb.actors)} actors stored)`);
         progress(`         rss ${fmtMiB(res.memBefore.rss)} before start, peak ${fmtMiB(res.peakRssBytes)}, ${fmtMiB(m.rss)} at catch-up (heap used ${fmtMiB(m.heapUsed)} of ${fmtMiB(m.heapTotal)}, external ${fmtMiB(m.external)}, array buffers ${fmtMiB(m.arrayBuffers)}; live heap after GC ${fmtMiB(res.liveHeapBytes)})`);
+        if (counted.byType === null) {
+          // The first engine pass filled ACTIONS; later passes send the same Msg-Ids and JetStream drops them.
+          const byType = await actionsByType(jsm, patterns.active.map((p) => p.type));
+          counted.byType = byType;
+          counted.firstEngineActions = res.totals.actions;
+          const inStream = Object.values(byType).reduce((a, b) => a + b, 0);
+          progress(`         actions by pattern: ${patterns.active.map((p) => `${p.id} ${fmtInt(byType[p.type] ?? 0)}`).join(', ')}`);
+          if (inStream !== res.totals.actions) progress(`         warning: ACTIONS holds ${fmtInt(inStream)} actions of these types, the pass counted ${fmtInt(res.totals.actions)}`);
+        }
+        return res;
+      };
+      const doRules = async () => {
+        const res = await rulesBaselinePass(server!.url, lastSeq, passTimeoutMs(events), progress);
+        if (res.messages !== events || res.perPartition.some((c, p) => c !== perPartition[p])) {
+          throw new Error(`rules pass saw ${res.perPartition.join('/')} events per partition, expected ${perPartition.join('/')}`);
+        }
+        progress(`  rules  ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; consumers ready ${fmtInt(res.setupMs ?? NaN)} ms; ${fmtInt(res.runs)} engine.run calls, ${fmtInt(res.users)} users; fired ${Object.entries(res.fired).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')})`);
         return res;
       };
       let raw: PassResult;
       let engine: EngineResult;
-      if (order === 'raw-first') {
+      let rules: BaselineResult;
+      if (order === 'raw,engine,rules') {
         raw = await doRaw();
         gcFn();
         engine = await doEngine();
+        gcFn();
+        rules = await doRules();
       } else {
+        rules = await doRules();
+        gcFn();
         engine = await doEngine();
         gcFn();
         raw = await doRaw();
       }
       gcFn();
-      rounds.push({ round: r, order, raw, engine, ratio: engine.rate / raw.rate });
-      progress(`  ratio  ${fmtPct(engine.rate / raw.rate)}`);
+      rounds.push({ round: r, order, raw, engine, rules, ratio: engine.rate / raw.rate, rulesRatio: rules.rate / raw.rate });
+      progress(`  ratio  engine/raw ${fmtPct(engine.rate / raw.rate)}, rules/raw ${fmtPct(rules.rate / raw.rate)}, engine/rules ${(engine.rate / rules.rate).toFixed(2)}x`);
     }
+    const byType = counted.byType ?? {};
+    const firstRules = rounds[0]!.rules.fired;
+    const actionsByPattern: PatternActions[] = patterns.active.map((p) => ({
+      patternId: p.id,
+      version: p.version,
+      type: p.type,
+      engineActions: byType[p.type] ?? 0,
+      rulesFired: p.id in firstRules ? firstRules[p.id as BaselineRuleId] : null,
+    }));
 
     let profile: ProfileSummary | null = null;
     if (opts.profile) {
@@ -793,6 +876,9 @@ async function main(gcFn: () => void): Promise<void> {
       partitions: PARTITIONS,
       seed: SEED,
       publish: { method: pub.method, rate: pub.rate, seconds: pub.seconds, ...(pub.coreAttempt ? { coreAttempt: pub.coreAttempt } : {}) },
+      patterns: { dir: patterns.dir, active: patterns.active.map((p) => `${p.id}@${p.version}`) },
+      actionsByPattern,
+      firstEngineActions: counted.firstEngineActions,
       rounds: rounds.map((r) => ({
         round: r.round,
         order: r.order,
@@ -802,6 +888,12 @@ async function main(gcFn: () => void): Promise<void> {
         rawFirstMsgMs: r.raw.firstMsgMs ?? null,
         engineRate: r.engine.rate,
         engineSeconds: r.engine.ms / 1000,
+        rulesRate: r.rules.rate,
+        rulesSeconds: r.rules.ms / 1000,
+        rulesSetupMs: r.rules.setupMs ?? null,
+        rulesRatio: r.rulesRatio,
+        engineVsRules: r.engine.rate / r.rules.rate,
+        rulesFired: r.rules.fired,
         engineStartMs: r.engine.startMs,
         engineStopMs: r.engine.stopMs,
         ratio: r.ratio,
@@ -822,6 +914,9 @@ async function main(gcFn: () => void): Promise<void> {
         rawRate: median(rounds.map((r) => r.raw.rate)),
         engineRate: median(rounds.map((r) => r.engine.rate)),
         ratio: median(rounds.map((r) => r.ratio)),
+        rulesRate: median(rounds.map((r) => r.rules.rate)),
+        rulesRatio: median(rounds.map((r) => r.rulesRatio)),
+        engineVsRules: median(rounds.map((r) => r.engine.rate / r.rules.rate)),
         steadyRatio: median(rounds.map((r) => r.engine.messages / ((r.engine.ms - r.engine.startMs) / 1000) / (r.raw.messages / ((r.raw.ms - (r.raw.setupMs ?? 0)) / 1000)))),
       },
       memory: {
@@ -861,8 +956,27 @@ type Result = {
   events: number;
   users: number;
   publish: { method: string; rate: number; seconds: number };
-  rounds: Array<{ round: number; order: string; rawRate: number; engineRate: number; ratio: number; engineSeconds: number; rawSeconds: number; rssBytes: number; peakRssBytes: number; actorsStored: number; evictions: number }>;
-  median: { rawRate: number; engineRate: number; ratio: number; steadyRatio: number };
+  patterns: { dir: string; active: string[] };
+  actionsByPattern: PatternActions[];
+  firstEngineActions: number;
+  rounds: Array<{
+    round: number;
+    order: string;
+    rawRate: number;
+    engineRate: number;
+    ratio: number;
+    rulesRate: number;
+    rulesRatio: number;
+    engineVsRules: number;
+    engineSeconds: number;
+    rawSeconds: number;
+    rulesSeconds: number;
+    rssBytes: number;
+    peakRssBytes: number;
+    actorsStored: number;
+    evictions: number;
+  }>;
+  median: { rawRate: number; engineRate: number; ratio: number; rulesRate: number; rulesRatio: number; engineVsRules: number; steadyRatio: number };
   memory: {
     heapBytesPerLiveActor: number;
     heapMeasuredActors: number;
@@ -891,18 +1005,36 @@ function renderTable(r: Result): string {
   kv('node / nats-server', `${r.machine.node} / ${r.machine.natsServer}`);
   kv('events / users / partitions', `${fmtInt(r.events)} / ${fmtInt(r.users)} / ${PARTITIONS}`);
   kv('publish', `${fmtRate(r.publish.rate)} (${r.publish.method}, ${r.publish.seconds.toFixed(1)} s, stream count verified)`);
+  kv(`patterns active (${r.patterns.active.length})`, r.patterns.active.join(', '));
   lines.push('');
-  lines.push(`${'round'.padEnd(7)}${'order'.padEnd(14)}${'raw msgs/s'.padStart(14)}${'engine events/s'.padStart(17)}${'engine/raw'.padStart(12)}${'engine s'.padStart(10)}${'evictions'.padStart(11)}${'peak RSS'.padStart(12)}`);
+  lines.push('raw = JSON.parse only; engine = Nudge, all patterns above; rules = json-rules-engine, the same six rules, naive per-user Map (bench/rules-baseline.ts)');
+  lines.push(
+    `${'round'.padEnd(7)}${'order'.padEnd(18)}${'raw msgs/s'.padStart(12)}${'engine ev/s'.padStart(13)}${'engine/raw'.padStart(12)}${'rules ev/s'.padStart(12)}${'rules/raw'.padStart(11)}${'engine/rules'.padStart(14)}${'engine s'.padStart(10)}${'rules s'.padStart(9)}${'evictions'.padStart(11)}${'peak RSS'.padStart(12)}`,
+  );
   for (const x of r.rounds) {
     lines.push(
-      `${String(x.round).padEnd(7)}${x.order.padEnd(14)}${fmtInt(x.rawRate).padStart(14)}${fmtInt(x.engineRate).padStart(17)}${fmtPct(x.ratio).padStart(12)}${x.engineSeconds.toFixed(2).padStart(10)}${fmtInt(x.evictions).padStart(11)}${fmtMiB(x.peakRssBytes).padStart(12)}`,
+      `${String(x.round).padEnd(7)}${x.order.padEnd(18)}${fmtInt(x.rawRate).padStart(12)}${fmtInt(x.engineRate).padStart(13)}${fmtPct(x.ratio).padStart(12)}${fmtInt(x.rulesRate).padStart(12)}${fmtPct(x.rulesRatio).padStart(11)}${`${x.engineVsRules.toFixed(2)}x`.padStart(14)}${x.engineSeconds.toFixed(2).padStart(10)}${x.rulesSeconds.toFixed(2).padStart(9)}${fmtInt(x.evictions).padStart(11)}${fmtMiB(x.peakRssBytes).padStart(12)}`,
     );
   }
-  lines.push(`${'median'.padEnd(21)}${fmtInt(r.median.rawRate).padStart(14)}${fmtInt(r.median.engineRate).padStart(17)}${fmtPct(r.median.ratio).padStart(12)}`);
+  lines.push(
+    `${'median'.padEnd(25)}${fmtInt(r.median.rawRate).padStart(12)}${fmtInt(r.median.engineRate).padStart(13)}${fmtPct(r.median.ratio).padStart(12)}${fmtInt(r.median.rulesRate).padStart(12)}${fmtPct(r.median.rulesRatio).padStart(11)}${`${r.median.engineVsRules.toFixed(2)}x`.padStart(14)}`,
+  );
+  lines.push('');
+  lines.push(`${'pattern'.padEnd(24)}${'action type'.padEnd(18)}${'engine actions'.padStart(16)}${'rules fired'.padStart(13)}`);
+  for (const a of r.actionsByPattern) {
+    lines.push(`${`${a.patternId}@${a.version}`.padEnd(24)}${a.type.padEnd(18)}${fmtInt(a.engineActions).padStart(16)}${(a.rulesFired === null ? '-' : fmtInt(a.rulesFired)).padStart(13)}`);
+  }
+  const sumActions = r.actionsByPattern.reduce((a, b) => a + b.engineActions, 0);
+  lines.push(
+    `${'total'.padEnd(42)}${fmtInt(sumActions).padStart(16)}${fmtInt(r.actionsByPattern.reduce((a, b) => a + (b.rulesFired ?? 0), 0)).padStart(13)}`,
+    `(engine: ACTIONS after the first engine pass, which counted ${fmtInt(r.firstEngineActions)}; rules: round 1. The baseline simplifies the rules, so the counts differ: see bench/rules-baseline.ts)`,
+  );
   lines.push('');
   const verdict = r.median.ratio >= r.floor.goal ? 'meets the 60% goal' : r.median.ratio >= r.floor.min ? 'above the 30% floor, below the 60% goal' : 'BELOW the 30% floor';
   kv('median engine/raw', `${fmtPct(r.median.ratio)} (${verdict})`);
   kv('  excluding consumer set-up', fmtPct(r.median.steadyRatio));
+  kv('median rules baseline/raw', fmtPct(r.median.rulesRatio));
+  kv('median engine/rules baseline', `${r.median.engineVsRules.toFixed(2)}x`);
   kv('heap per live actor', `${fmtInt(r.memory.heapBytesPerLiveActor)} bytes (${fmtInt(r.memory.heapMeasuredActors)} actors, 3 views each)`);
   kv('LMDB bytes per stored actor', `${fmtInt(r.memory.lmdb3ViewPayloadBytesPerActor)} key+value, ${fmtInt(r.memory.lmdb3ViewPageBytesPerActor ?? 0)} in B-tree pages (the ${fmtInt(r.memory.lmdb3ViewActors)} actors above, checkpointed)`);
   kv('after a full engine pass', `${fmtInt(r.memory.actorsStored)} actors stored${r.memory.timersStored !== null ? ` (timers ${fmtInt(r.memory.timersStored)})` : ''}, ${fmtInt(r.memory.lmdbPayloadBytesPerActor)} key+value bytes each${r.memory.lmdbPageBytesPerActor !== null ? `, ${fmtInt(r.memory.lmdbPageBytesPerActor)} in pages` : ''}`);
