@@ -225,20 +225,23 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
   let z = r.z;
 
   // More of the current stage.
-  let loopMatches = false;
+  let took = false;
   if (r.c < S.hi && z === 0) {
     if (S.until !== null && holds(p, S.until, e, r)) z = 1;
     else {
       const gapOk = S.gapMs === null || t - r.tl < S.gapMs;
-      loopMatches = holds(p, S.cond, e, r);
-      if (gapOk && loopMatches && (S.inner !== 'strict' || isNext)) take(p, r, r.s, e, next, done);
+      const loopMatches = holds(p, S.cond, e, r);
+      if (gapOk && loopMatches && (S.inner !== 'strict' || isNext)) {
+        take(p, r, r.s, e, next, done);
+        took = true;
+      }
       // Skip-till-next must take a matching event; skip-till-any may also pass it by; strict may not skip.
       if (gapOk && (S.inner === 'any' || (S.inner === 'relaxed' && !loopMatches))) survives = true;
     }
   }
 
-  // Entering a later stage (greedy: only when the current stage does not want the event).
-  if (r.c >= S.lo && !(S.greedy && loopMatches && z === 0)) {
+  // Entering a later stage (greedy: only when the current stage took the event).
+  if (r.c >= S.lo && !(S.greedy && took)) {
     for (let k = r.s + 1; k <= m; k++) {
       const bit = 1 << k;
       if (k === m) {
@@ -267,6 +270,10 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
       if (!K.optional) break;
     }
   }
+  // A loop that had to take the event (skip-till-next or strict) leaves no copy of the run without
+  // it: that copy could loop on later (skip-till-any) or complete with a shorter prefix. Only
+  // allowCombinations may pass a matching event by.
+  if (took && S.inner !== 'any') survives = false;
   if (survives) next.push({ s: r.s, c: r.c, n: r.n < 2 ? r.n + 1 : 2, b: blocked, z, t0: r.t0, t1: r.t1, tl: r.tl, ev: r.ev, st: r.st });
 }
 
