@@ -162,13 +162,11 @@ test('a negation reads the stages before it, not itself (negations have no event
   ]);
 });
 
-test(
-  'a where that is not a boolean is rejected',
-  { todo: 'expressions.ts does not check the result type: `event.price` compiles and is silently never true' },
-  () => {
-    assert.deepEqual(paths(withStages({ name: 'a', where: 'event.price' })), ['stages.0.where']);
-  },
-);
+test('a where or until that is not a boolean is rejected (it could never be true)', () => {
+  assert.deepEqual(paths(withStages({ name: 'a', where: 'event.price' })), ['stages.0.where']);
+  assert.deepEqual(paths(withStages({ name: 'a', oneOrMore: true, until: 'event.productId' }, { name: 'b' })), ['stages.0.until']);
+  assert.match(problems(withStages({ name: 'a', where: 'event.price' }))[0]!.message, /must be true or false.*double/);
+});
 
 // ---- meaning (compilePattern) ----
 

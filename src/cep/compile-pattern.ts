@@ -216,6 +216,7 @@ function compileCondition(
       fail(path, e.message);
       return { types, expr: null, readsMatch: false };
     }
+    if (expr.type !== 'bool' && expr.type !== 'dyn') fail(path, `a condition must be true or false, but this expression is a ${expr.type}`);
     for (const ref of expr.stageRefs) {
       const at = positiveIndex.get(ref.stage);
       if (at === undefined) fail(path, `unknown stage "${ref.stage}" (at character ${ref.position + 1})`);

@@ -59,6 +59,8 @@ export interface CompiledExpression {
   eventTypes: Set<string> | null;
   /** Stage names read through first/last/match/count, with where each is read. */
   stageRefs: Array<{ stage: string; position: number }>;
+  /** The CEL type the checker inferred (`bool`, `string`, `dyn`, …). */
+  type: string;
 }
 
 /** Parses and type-checks; throws ExpressionError with the position of the first problem. */
@@ -69,7 +71,7 @@ export function compileExpression(source: string): CompiledExpression {
   } catch (e) {
     throw toExpressionError(e);
   }
-  const check = parsed.check() as { valid: boolean; error?: unknown };
+  const check = parsed.check() as { valid: boolean; error?: unknown; type?: string };
   if (!check.valid) throw toExpressionError(check.error);
   const ast = (parsed as unknown as { ast: AstNode }).ast;
   const stageRefs: CompiledExpression['stageRefs'] = [];
@@ -80,7 +82,7 @@ export function compileExpression(source: string): CompiledExpression {
       stageRefs.push({ stage: field, position: n.pos ?? target.pos ?? 0 });
     }
   });
-  return { source, evaluate: parsed as unknown as (ctx: ExpressionContext) => unknown, eventTypes: requiredEventTypes(ast), stageRefs };
+  return { source, evaluate: parsed as unknown as (ctx: ExpressionContext) => unknown, eventTypes: requiredEventTypes(ast), stageRefs, type: check.type ?? 'dyn' };
 }
 
 /** Runs a condition: only `true` passes; an evaluation error (e.g. a missing stage) is a non-match. */

@@ -92,6 +92,11 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
   const w = p.withinMs;
   if (w === null) return;
   const fired: Array<{ key: string; run: Run; deadline: number }> = [];
+  let due = false;
+  for (const key in state.runs) {
+    for (const r of state.runs[key]!) if (r.t0 + w <= time) due = true;
+  }
+  if (!due) return;
   for (const key of Object.keys(state.runs).sort()) {
     const runs = state.runs[key]!;
     const keep = runs.filter((r) => r.t0 + w > time);
@@ -117,13 +122,26 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
   }
 }
 
-/** The earliest event time at which onTime has work for this state, or null. */
+/**
+ * When onTime next has work: the earliest absence deadline exactly (it decides an action), but
+ * for dropping runs that merely ran out of time, only once all of them have — until then an
+ * expired run is dropped by the next event of its key anyway. One wake per quiet user instead of
+ * one per run keeps timers off the per-event path.
+ */
 export function nextDeadline(p: CompiledPattern, state: PatternState): number | null {
   const w = p.withinMs;
   if (w === null) return null;
-  let min = Infinity;
-  for (const key in state.runs) for (const r of state.runs[key]!) if (r.t0 + w < min) min = r.t0 + w;
-  return min === Infinity ? null : min;
+  let absence = Infinity;
+  let all = -Infinity;
+  for (const key in state.runs) {
+    for (const r of state.runs[key]!) {
+      const d = r.t0 + w;
+      if (d > all) all = d;
+      if (d < absence && armed(p, r)) absence = d;
+    }
+  }
+  const next = Math.min(absence, all);
+  return next === Infinity || next === -Infinity ? null : next;
 }
 
 export function hasRuns(state: PatternState): boolean {
@@ -172,13 +190,25 @@ function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Pick<Run, 'e
   if (cond.types !== null && !cond.types.has(e.eventType)) return false;
   if (cond.expr === null) return true;
   scratch.event = e;
-  if (cond.readsMatch) Object.assign(scratch, r ? matchView(p, r) : EMPTY_VIEW);
+  if (cond.readsMatch) Object.assign(scratch, r ? cachedView(p, r) : EMPTY_VIEW);
   const ok = test(cond.expr, scratch);
   if (cond.readsMatch) scratch.first = scratch.last = scratch.match = scratch.count = undefined;
   return ok;
 }
 
 const EMPTY_VIEW: MatchView = { first: {}, last: {}, match: {}, count: {} };
+
+/**
+ * A run's events never change (a take makes a new run with a new list), so the view built for
+ * one condition serves every later one until the run takes again: kept on the list itself, under
+ * a symbol, which JSON (the snapshot codec) never sees.
+ */
+const VIEW = Symbol('matchView');
+type ViewedList = EventRef[] & { [VIEW]?: MatchView };
+function cachedView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchView {
+  const list = r.ev as ViewedList;
+  return (list[VIEW] ??= matchView(p, r));
+}
 
 /** A new run at each stage the event can open (the first, or a later one past optional stages). */
 function start(p: CompiledPattern, e: EventRef, next: Run[], done: Run[], stats: MatchStats): void {
@@ -274,7 +304,13 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
   // it: that copy could loop on later (skip-till-any) or complete with a shorter prefix. Only
   // allowCombinations may pass a matching event by.
   if (took && S.inner !== 'any') survives = false;
-  if (survives) next.push({ s: r.s, c: r.c, n: r.n < 2 ? r.n + 1 : 2, b: blocked, z, t0: r.t0, t1: r.t1, tl: r.tl, ev: r.ev, st: r.st });
+  if (survives) {
+    // In place: nothing else holds `r`, and its events (and their cached view) are unchanged.
+    r.n = r.n < 2 ? r.n + 1 : 2;
+    r.b = blocked;
+    r.z = z;
+    next.push(r);
+  }
 }
 
 /** Does emitting match `m` discard run `r` under the pattern's after-match skip strategy? */

@@ -190,7 +190,10 @@ function stateDeadline(p: CompiledPattern, s: PatternState): number | null {
   if (s.v !== p.version) return 0; // stale state: wake at once to drop it
   let min = nextDeadline(p, s) ?? Infinity;
   if (s.caps && p.action.cap) {
-    for (const k in s.caps) for (const t of s.caps[k]!) min = Math.min(min, t + p.action.cap.withinMs);
+    // Cap entries only matter when a match comes, which brings its own wake: free them all at once.
+    let last = -Infinity;
+    for (const k in s.caps) for (const t of s.caps[k]!) last = Math.max(last, t + p.action.cap.withinMs);
+    if (last > -Infinity) min = Math.min(min, last);
   }
   return min === Infinity ? null : min;
 }
