@@ -16,6 +16,8 @@ import { sampleRowToEvent } from '../src/events/sources.js';
 import { decodeEvent } from '../src/events/decode.js';
 import { partitionOf } from '../src/nats/subjects.js';
 import { ActorHost } from '../src/runtime/actor-host.js';
+import { loadPatternDir } from '../src/cep/index.js';
+import { loadConfig } from '../src/config/index.js';
 import { PartitionProcessor, type InputMessage, type Output } from '../src/runtime/partition-processor.js';
 import { createActor, setup, assign, type Actor } from 'xstate';
 
@@ -31,6 +33,8 @@ const EVERY = Number(values['checkpoint-every']);
 const CAP = Number(values['live-cap']);
 const P = 8;
 const log = (s: string) => process.stderr.write(`${s}\n`);
+// The patterns the engine runs, as Engine.start loads them.
+const PATTERNS = loadPatternDir(loadConfig({}).patternsDir).set;
 
 log(`building ${USERS} users' sample...`);
 const msgs: InputMessage[] = [];
@@ -65,7 +69,7 @@ pass('decodeEvent (UTF-8 + JSON.parse + zod)', () => {
 });
 
 function processorPass(checkpointEvery: number | null): { outputs: number; captured: number } {
-  const host = new ActorHost({ loadActor: () => undefined }, CAP);
+  const host = new ActorHost({ loadActor: () => undefined }, CAP, PATTERNS);
   const procs = Array.from({ length: P }, (_, p) => new PartitionProcessor({ partition: p, partitions: P, maxOutOfOrderMs: 5_000, latePolicy: 'process', maxEventBytes: 16 * 1024 }, host));
   let outputs = 0;
   let captured = 0;
