@@ -58,11 +58,31 @@ export interface StoredEventSubject {
 
 /** `events.<type>.<user>.<partition>` → parts; null when the subject is not in that shape. */
 export function parseStoredEventSubject(subject: string): StoredEventSubject | null {
-  const parts = subject.split('.');
-  if (parts.length !== 4 || parts[0] !== 'events') return null;
-  const partition = Number(parts[3]);
-  if (!Number.isInteger(partition) || partition < 0) return null;
-  return { eventType: parts[1]!, userId: parts[2]!, partition };
+  // indexOf instead of split: on every message, and split's array is garbage at once.
+  if (!subject.startsWith('events.')) return null;
+  const a = subject.indexOf('.', 7);
+  if (a < 0) return null;
+  const b = subject.indexOf('.', a + 1);
+  if (b < 0 || subject.indexOf('.', b + 1) >= 0) return null;
+  const partition = partitionNumber(subject, b + 1);
+  if (partition < 0) return null;
+  return { eventType: subject.slice(7, a), userId: subject.slice(a + 1, b), partition };
+}
+
+/** The last token as `Number(token)` would read it, when that is a non-negative integer; else -1. */
+function partitionNumber(subject: string, from: number): number {
+  // Plain decimal digits, the only form nats-server's mapping writes, without a string slice.
+  let n = 0;
+  let i = from;
+  for (; i < subject.length && i - from < 15; i++) {
+    const c = subject.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  if (i === subject.length && i > from) return n;
+  // Anything else (empty, " 3", "0x1", "1e2", "-0", more than 15 digits): the original rule.
+  const p = Number(subject.slice(from));
+  return Number.isInteger(p) && p >= 0 ? p : -1;
 }
 
 /**
