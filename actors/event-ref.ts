@@ -21,10 +21,6 @@ export class EventRef {
   static revive(o: EventRefJson): EventRef {
     return new EventRef(o.seq, o.eventTime, o.eventType, o.productId, o.categoryId ?? '', o.categoryCode ?? '', o.brand ?? '', o.price, o.userSession ?? '');
   }
-
-  static of(o: EventRefJson): EventRef {
-    return EventRef.revive(o);
-  }
 }
 
 /** The JSON form; optional fields default to the empty string. */

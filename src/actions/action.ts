@@ -1,16 +1,10 @@
-import type { EventRef } from '../../actors/index.js';
+import type { EventRef, EventRefJson } from '../../actors/index.js';
 
-/** A matched event as it appears in an action: enough to explain the match, with its stream sequence. */
-export interface MatchedEvent {
-  seq: number;
-  eventTime: number;
-  eventType: string;
-  productId: string;
-  categoryId?: string;
-  categoryCode?: string;
-  brand?: string;
-  price: number;
-}
+/**
+ * A matched event as it appears in an action: the actor's event in its JSON form (empty fields
+ * left out), without the session, which the action carries once.
+ */
+export type MatchedEvent = Omit<EventRefJson, 'userSession'>;
 
 /** The action contract of DESIGN.md. Everything but emittedAt is a pure function of the stream. */
 export interface Action {

@@ -10,10 +10,3 @@ export function parseDuration(v: unknown): number | null {
   const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
   return ms > 0 ? ms : null;
 }
-
-export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}

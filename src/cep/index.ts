@@ -6,8 +6,8 @@ export type { PatternSpec, PatternInput, StageSpec, PatternKey } from './pattern
 export { compileExpression, ExpressionError } from './expressions.js';
 export type { CompiledExpression, MatchView, ExpressionContext } from './expressions.js';
 export { renderPayload, capKey } from './action-template.js';
-export { onEvent, onTime, nextDeadline, hasRuns, matchView, keyOf, concerns, newPatternState, revivePatternState } from './matcher.js';
+export { onEvent, onTime, nextDeadline, hasRuns, matchView, keyOf, newPatternState, revivePatternState } from './matcher.js';
 export type { Run, PatternState, Match, MatchStats } from './matcher.js';
 export { PatternSet, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
 export type { RejectedPattern, CompileResult } from './pattern-set.js';
-export { parseDuration, formatDuration } from './duration.js';
+export { parseDuration } from './duration.js';

@@ -61,11 +61,6 @@ export function keyOf(p: CompiledPattern, e: EventRef): string {
   return p.key === 'user' ? '' : p.key === 'session' ? e.userSession : e.productId;
 }
 
-/** The event may matter to this pattern: some condition looks at its type, or contiguity counts it. */
-export function concerns(p: CompiledPattern, e: EventRef): boolean {
-  return p.seesEveryEvent || p.relevantTypes === null || p.relevantTypes.has(e.eventType);
-}
-
 /** Feeds one event to the runs of its key; completed matches are appended to `out` in emission order. */
 export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, out: Match[], stats: MatchStats): void {
   const key = keyOf(p, e);
