@@ -11,3 +11,4 @@ export type { Run, PatternState, Match, MatchStats } from './matcher.js';
 export { PatternSet, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
 export type { RejectedPattern, CompileResult } from './pattern-set.js';
 export { parseDuration } from './duration.js';
+export { importFlinkPattern, type FlinkImportResult, type FlinkImportOptions } from './flink-import.js';
