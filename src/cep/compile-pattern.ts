@@ -3,6 +3,7 @@ import { compileExpression, ExpressionError, type CompiledExpression } from './e
 import { compileTemplate, type CompiledTemplate } from './action-template.js';
 import { parseDuration } from './duration.js';
 import { PatternError } from './pattern-error.js';
+import { compileFastCondition, type FastCondition } from './fast-condition.js';
 
 /** A condition on one event: an event-type filter (cheap, indexable) and an optional expression. */
 export interface Condition {
@@ -10,6 +11,8 @@ export interface Condition {
   expr: CompiledExpression | null;
   /** The expression reads earlier stages, so it needs the match view. */
   readsMatch: boolean;
+  /** The expression compiled to a closure when it is in the common subset; null = run it as CEL. */
+  fast: FastCondition | null;
 }
 
 export interface Guard extends Condition {
@@ -214,7 +217,7 @@ function compileCondition(
     } catch (e) {
       if (!(e instanceof ExpressionError)) throw e;
       fail(path, e.message);
-      return { types, expr: null, readsMatch: false };
+      return { types, expr: null, readsMatch: false, fast: null };
     }
     if (expr.type !== 'bool' && expr.type !== 'dyn') fail(path, `a condition must be true or false, but this expression is a ${expr.type}`);
     for (const ref of expr.stageRefs) {
@@ -224,5 +227,5 @@ function compileCondition(
     }
     if (expr.eventTypes) types = types ? new Set([...types].filter((t) => expr!.eventTypes!.has(t))) : expr.eventTypes;
   }
-  return { types, expr, readsMatch: (expr?.stageRefs.length ?? 0) > 0 };
+  return { types, expr, readsMatch: (expr?.stageRefs.length ?? 0) > 0, fast: expr ? compileFastCondition(expr.ast, positiveIndex) : null };
 }

@@ -61,6 +61,8 @@ export interface CompiledExpression {
   stageRefs: Array<{ stage: string; position: number }>;
   /** The CEL type the checker inferred (`bool`, `string`, `dyn`, …). */
   type: string;
+  /** The checked syntax tree, for compiling the common subset to plain closures (fast-condition.ts). */
+  ast: unknown;
 }
 
 /** Parses and type-checks; throws ExpressionError with the position of the first problem. */
@@ -82,7 +84,7 @@ export function compileExpression(source: string): CompiledExpression {
       stageRefs.push({ stage: field, position: n.pos ?? target.pos ?? 0 });
     }
   });
-  return { source, evaluate: parsed as unknown as (ctx: ExpressionContext) => unknown, eventTypes: requiredEventTypes(ast), stageRefs, type: check.type ?? 'dyn' };
+  return { source, evaluate: parsed as unknown as (ctx: ExpressionContext) => unknown, eventTypes: requiredEventTypes(ast), stageRefs, type: check.type ?? 'dyn', ast };
 }
 
 /** Runs a condition: only `true` passes; an evaluation error (e.g. a missing stage) is a non-match. */

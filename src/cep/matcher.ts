@@ -1,4 +1,4 @@
-import { EventRef, type EventRefJson } from '../../actors/index.js';
+import type { EventRef } from '../../actors/index.js';
 import type { CompiledPattern, Condition } from './compile-pattern.js';
 import { test, type ExpressionContext, type MatchView } from './expressions.js';
 
@@ -40,6 +40,13 @@ export interface PatternState {
   runs: Record<string, Run[]>;
   /** Frequency cap: per cap key, event times of the actions sent inside the cap window. */
   caps?: Record<string, number[]>;
+  /**
+   * absenceDeadline's and expiryDeadline's answers until the runs change (undefined: not known).
+   * An actor asks for its deadline after every delivery, and most deliveries leave most of its
+   * patterns untouched. Never persisted: the snapshot codec writes fields by name.
+   */
+  da?: number | null;
+  dx?: number | null;
 }
 
 export interface Match {
@@ -56,6 +63,18 @@ export interface MatchStats {
 }
 
 export const newPatternState = (version: number): PatternState => ({ v: version, runs: {} });
+
+const changed = (state: PatternState) => (state.da = state.dx = undefined);
+
+/**
+ * Caches ride on the objects they describe as non-enumerable symbol properties, so neither JSON
+ * nor a deep-equality check sees them.
+ */
+export function setHidden<T extends object, K extends keyof T, V extends T[K]>(o: T, key: K, value: V): V {
+  if (key in o) o[key] = value;
+  else Object.defineProperty(o, key, { value, writable: true, configurable: true, enumerable: false });
+  return value;
+}
 
 export function keyOf(p: CompiledPattern, e: EventRef): string {
   return p.key === 'user' ? '' : p.key === 'session' ? e.userSession : e.productId;
@@ -77,6 +96,7 @@ export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, ou
   for (const r of emitted) out.push({ key, run: r, eventTime: e.eventTime, timeout: false });
   if (next.length) state.runs[key] = next;
   else if (runs) delete state.runs[key];
+  if (runs || next.length) changed(state);
 }
 
 /**
@@ -86,12 +106,12 @@ export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, ou
 export function onTime(p: CompiledPattern, state: PatternState, time: number, out: Match[]): void {
   const w = p.withinMs;
   if (w === null) return;
+  // Before nextDeadline nothing is decided: expired runs that are not armed are invisible (an
+  // event's step ignores them) and go all at once when the last of them expires.
+  const d = nextDeadline(p, state);
+  if (d === null || time < d) return;
+  changed(state);
   const fired: Array<{ key: string; run: Run; deadline: number }> = [];
-  let due = false;
-  for (const key in state.runs) {
-    for (const r of state.runs[key]!) if (r.t0 + w <= time) due = true;
-  }
-  if (!due) return;
   for (const key of Object.keys(state.runs).sort()) {
     const runs = state.runs[key]!;
     const keep = runs.filter((r) => r.t0 + w > time);
@@ -124,8 +144,29 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
  * one per run keeps timers off the per-event path.
  */
 export function nextDeadline(p: CompiledPattern, state: PatternState): number | null {
+  const a = absenceDeadline(p, state);
+  const x = expiryDeadline(p, state);
+  return a === null ? x : x === null ? a : Math.min(a, x);
+}
+
+/** The earliest deadline that decides an absence (a match): the one wake that must be exact. */
+export function absenceDeadline(p: CompiledPattern, state: PatternState): number | null {
+  if (state.da === undefined) computeDeadlines(p, state);
+  return state.da!;
+}
+
+/** When every run has run out of time: waking then only frees memory, so it may come later. */
+export function expiryDeadline(p: CompiledPattern, state: PatternState): number | null {
+  if (state.dx === undefined) computeDeadlines(p, state);
+  return state.dx!;
+}
+
+function computeDeadlines(p: CompiledPattern, state: PatternState): void {
   const w = p.withinMs;
-  if (w === null) return null;
+  if (w === null) {
+    state.da = state.dx = null;
+    return;
+  }
   let absence = Infinity;
   let all = -Infinity;
   for (const key in state.runs) {
@@ -135,8 +176,8 @@ export function nextDeadline(p: CompiledPattern, state: PatternState): number | 
       if (d < absence && armed(p, r)) absence = d;
     }
   }
-  const next = Math.min(absence, all);
-  return next === Infinity || next === -Infinity ? null : next;
+  state.da = absence === Infinity ? null : absence;
+  state.dx = all === -Infinity ? null : all;
 }
 
 export function hasRuns(state: PatternState): boolean {
@@ -162,12 +203,6 @@ export function matchView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchV
   return view;
 }
 
-/** Snapshots are JSON: runs come back with plain objects where EventRef instances were. */
-export function revivePatternState(json: PatternState): PatternState {
-  for (const key in json.runs) for (const r of json.runs[key]!) r.ev = r.ev.map((e) => EventRef.revive(e as unknown as EventRefJson));
-  return json;
-}
-
 // ---- internals ----
 
 const startSeq = (r: Run) => r.ev[0]!.seq;
@@ -184,6 +219,7 @@ const scratch: ExpressionContext = { event: undefined as unknown as EventRef };
 function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Pick<Run, 'ev' | 'st'> | null): boolean {
   if (cond.types !== null && !cond.types.has(e.eventType)) return false;
   if (cond.expr === null) return true;
+  if (cond.fast !== null) return cond.fast(e, r);
   scratch.event = e;
   if (cond.readsMatch) Object.assign(scratch, r ? cachedView(p, r) : EMPTY_VIEW);
   const ok = test(cond.expr, scratch);
@@ -202,7 +238,7 @@ const VIEW = Symbol('matchView');
 type ViewedList = EventRef[] & { [VIEW]?: MatchView };
 function cachedView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchView {
   const list = r.ev as ViewedList;
-  return (list[VIEW] ??= matchView(p, r));
+  return list[VIEW] ?? setHidden(list, VIEW, matchView(p, r));
 }
 
 /** A new run at each stage the event can open (the first, or a later one past optional stages). */
