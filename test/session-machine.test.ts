@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sessionMachine, acceptedEvents, emptyCounts, SESSION_GAP_MS, EventRef, type EventRefJson, type SessionSummary } from '../actors/index.js';
-import { UserActor, type ActorEmitted, type PersistedActor, type PatternMatch } from '../src/runtime/index.js';
+import { UserActor, encodeActor, decodeActor, type ActorEmitted, type PersistedActor, type PatternMatch } from '../src/runtime/index.js';
 import { loadPatternDir } from '../src/cep/index.js';
 import { prng } from './support/prng.js';
 
@@ -54,7 +54,7 @@ interface Run {
 }
 
 function run(snapshot?: unknown): Run {
-  const actor = snapshot === undefined ? UserActor.create() : UserActor.restore(snapshot as PersistedActor);
+  const actor = snapshot === undefined ? UserActor.create() : UserActor.restore(decodeActor(JSON.stringify(snapshot)));
   const stats = { capped: 0, startsSkipped: 0, runsDropped: 0 };
   const emitted: Emitted[] = [];
   return {
@@ -64,7 +64,8 @@ function run(snapshot?: unknown): Run {
         const ledger = session?.currentLedger;
         return { value: session?.phase ?? 'idle', context: ledger ? { ...ledger, deadline: session!.deadline } : emptySessionContext() };
       },
-      getPersistedSnapshot: () => JSON.parse(JSON.stringify(actor.persist())),
+      // The stored form, as plain JSON: what LMDB holds.
+      getPersistedSnapshot: () => JSON.parse(encodeActor(actor.persist())) as unknown,
       stop: () => actor.stop(),
     },
     emitted,

@@ -1,6 +1,7 @@
 import type { EventRef } from '../../actors/index.js';
 import type { PatternSet } from '../cep/index.js';
 import { UserActor, type ActorEmitted, type PersistedActor, type ActorStats } from './user-actor.js';
+import { encodeActor, decodeActor } from './actor-codec.js';
 
 /** Where passivated actors live between checkpoints; the LMDB store in production. */
 export interface SnapshotSource {
@@ -69,7 +70,7 @@ export class ActorHost {
     const actor = this.live.get(userId);
     if (actor) return actor.persist();
     const text = this.lookupPassivated(userId);
-    return text ? (JSON.parse(text) as PersistedActor) : null;
+    return text ? decodeActor(text) : null;
   }
 
   isLive(userId: string): boolean {
@@ -84,7 +85,7 @@ export class ActorHost {
     const out = new Map<string, string | null>();
     for (const userId of this.dirty) {
       const actor = this.live.get(userId);
-      out.set(userId, actor ? JSON.stringify(actor.persist()) : (this.passivated.get(userId) ?? null));
+      out.set(userId, actor ? encodeActor(actor.persist()) : (this.passivated.get(userId) ?? null));
     }
     this.dirty.clear();
     this.passivated.clear();
@@ -117,7 +118,7 @@ export class ActorHost {
       return actor;
     }
     const text = this.lookupPassivated(userId);
-    actor = text ? UserActor.restore(JSON.parse(text) as PersistedActor) : UserActor.create();
+    actor = text ? UserActor.restore(decodeActor(text)) : UserActor.create();
     this.live.set(userId, actor);
     if (this.live.size > this.liveCap) this.evictOldest();
     return actor;
@@ -126,7 +127,7 @@ export class ActorHost {
   private evictOldest(): void {
     const [userId, actor] = this.live.entries().next().value as [string, UserActor];
     this.live.delete(userId);
-    if (this.dirty.has(userId)) this.passivated.set(userId, JSON.stringify(actor.persist()));
+    if (this.dirty.has(userId)) this.passivated.set(userId, encodeActor(actor.persist()));
     actor.stop();
     this.evictions++;
   }

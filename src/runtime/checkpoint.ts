@@ -1,7 +1,8 @@
 import type { CheckpointStore, CheckpointWrite } from '../store/index.js';
 import { partitionOf } from '../nats/subjects.js';
 import { ActorHost } from './actor-host.js';
-import { UserActor, type PersistedActor } from './user-actor.js';
+import { UserActor } from './user-actor.js';
+import { decodeActor } from './actor-codec.js';
 import { PartitionProcessor, type ProcessorOptions } from './partition-processor.js';
 
 /**
@@ -29,7 +30,7 @@ export function restoreProcessors(
   const timers = new Map<number, Array<{ userId: string; deadline: number }>>(partitions.map((p) => [p, []]));
   for (const { userId, snapshot } of store.scanActors()) {
     const list = timers.get(partitionOf(userId, opts.partitions));
-    const deadline = list ? UserActor.deadlineOf(JSON.parse(snapshot) as PersistedActor, host.patterns) : null;
+    const deadline = list ? UserActor.deadlineOf(decodeActor(snapshot), host.patterns) : null;
     if (list && deadline !== null) list.push({ userId, deadline });
   }
   return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, store.loadPartition(p), timers.get(p)));

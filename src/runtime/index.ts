@@ -10,4 +10,5 @@ export { captureCheckpoint, restoreProcessors } from './checkpoint.js';
 export { runOffline } from './offline-run.js';
 export type { OfflineOptions, OfflineReport } from './offline-run.js';
 export { UserActor } from './user-actor.js';
+export { encodeActor, decodeActor } from './actor-codec.js';
 export type { PersistedActor, ActorEmitted, PatternMatch } from './user-actor.js';

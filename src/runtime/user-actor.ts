@@ -2,10 +2,10 @@ import { UserSession, type PersistedUserSession, type SessionSummary, type Event
 import {
   onEvent,
   onTime,
-  nextDeadline,
+  absenceDeadline,
+  expiryDeadline,
   hasRuns,
   newPatternState,
-  revivePatternState,
   matchView,
   capKey,
   type PatternSet,
@@ -24,7 +24,7 @@ export interface PatternMatch {
 
 export type ActorEmitted = SessionSummary | PatternMatch;
 
-/** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. */
+/** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. Stored as text by actor-codec.ts. */
 export interface PersistedActor {
   session?: PersistedUserSession;
   cep?: Record<string, PatternState>;
@@ -46,7 +46,7 @@ export class UserActor {
   private constructor(persisted?: PersistedActor) {
     this.session = persisted?.session ? UserSession.restore(persisted.session) : null;
     this.cep = {};
-    for (const id in persisted?.cep ?? {}) this.cep[id] = revivePatternState(persisted!.cep![id]!);
+    for (const id in persisted?.cep ?? {}) this.cep[id] = persisted!.cep![id]!;
   }
 
   static create(): UserActor {
@@ -59,12 +59,7 @@ export class UserActor {
 
   /** The earliest deadline a stored actor waits for, without restoring it. */
   static deadlineOf(persisted: PersistedActor, patterns: PatternSet): number | null {
-    let min = persisted.session ? UserSession.deadlineOf(persisted.session) ?? Infinity : Infinity;
-    for (const id in persisted.cep ?? {}) {
-      const p = patterns.get(id);
-      if (p) min = Math.min(min, stateDeadline(p, persisted.cep![id]!) ?? Infinity);
-    }
-    return min === Infinity ? null : min;
+    return actorDeadline(persisted.session ? UserSession.deadlineOf(persisted.session) : null, persisted.cep, patterns);
   }
 
   get sessionPart(): UserSession | null {
@@ -127,14 +122,7 @@ export class UserActor {
   }
 
   deadline(patterns: PatternSet): number | null {
-    let min = this.session?.deadline ?? Infinity;
-    for (const id in this.cep) {
-      const p = patterns.get(id);
-      // A pattern no longer in force: wake at once so timeout() drops its state.
-      const d = p ? stateDeadline(p, this.cep[id]!) : 0;
-      if (d !== null && d < min) min = d;
-    }
-    return min === Infinity ? null : min;
+    return actorDeadline(this.session?.deadline ?? null, this.cep, patterns);
   }
 
   persist(): PersistedActor {
@@ -186,16 +174,33 @@ export class UserActor {
   }
 }
 
-function stateDeadline(p: CompiledPattern, s: PatternState): number | null {
-  if (s.v !== p.version) return 0; // stale state: wake at once to drop it
-  let min = nextDeadline(p, s) ?? Infinity;
-  if (s.caps && p.action.cap) {
-    // Cap entries only matter when a match comes, which brings its own wake: free them all at once.
-    let last = -Infinity;
-    for (const k in s.caps) for (const t of s.caps[k]!) last = Math.max(last, t + p.action.cap.withinMs);
-    if (last > -Infinity) min = Math.min(min, last);
+/**
+ * When an actor must wake: at its earliest exact deadline (its session's end, an absence that
+ * decides a match, a stale pattern version to drop), or else when the last of its partial matches
+ * and cap entries has expired, to free them. Expiry alone never decides anything (an expired run
+ * is ignored by the next event; a cap is checked against the match's time), so one wake frees
+ * everything instead of one per pattern, and a user's session costs one timeout, not three.
+ */
+function actorDeadline(session: number | null, cep: Readonly<Record<string, PatternState>> | undefined, patterns: PatternSet): number | null {
+  let exact = session ?? Infinity;
+  let expiry = -Infinity;
+  for (const id in cep) {
+    const s = cep[id]!;
+    const p = patterns.get(id);
+    if (!p || s.v !== p.version) {
+      exact = Math.min(exact, 0); // a pattern or version no longer in force: wake at once to drop its state
+      continue;
+    }
+    const a = absenceDeadline(p, s);
+    if (a !== null && a < exact) exact = a;
+    const x = expiryDeadline(p, s);
+    if (x !== null && x > expiry) expiry = x;
+    if (s.caps && p.action.cap) {
+      for (const k in s.caps) for (const t of s.caps[k]!) expiry = Math.max(expiry, t + p.action.cap.withinMs);
+    }
   }
-  return min === Infinity ? null : min;
+  const at = expiry === -Infinity ? exact : Math.min(exact, expiry);
+  return at === Infinity ? null : at;
 }
 
 function expireCaps(p: CompiledPattern, s: PatternState, time: number): void {

@@ -12,8 +12,8 @@ export const Databases = {
   meta: 'meta',
 } as const;
 
-/** 3: actors hold pattern state beside the session (src/runtime/user-actor.ts). */
-export const StoreLayoutVersion = 3;
+/** 4: actors are stored in actor-codec.ts's form (each event once, runs naming events by sequence). */
+export const StoreLayoutVersion = 4;
 
 export const Keys = {
   actor: (userId: string) => userId,
