@@ -23,6 +23,7 @@ export interface CompiledTemplate {
   type: string;
   payload: Node;
   cap: { max: number; withinMs: number; per: CompiledExpression | null } | null;
+  typeCap: { max: number; withinMs: number } | null;
 }
 
 const WHOLE = /^\$\{([^}]*)\}$/;
@@ -71,7 +72,8 @@ export function compileTemplate(action: PatternSpec['action'], stageExists: (nam
     cap = { max: action.cap.max, withinMs: parseDuration(action.cap.within)!, per };
   }
   if (problems.length) throw new PatternError(problems);
-  return { type: action.type, payload, cap };
+  const typeCap = action.typeCap ? { max: action.typeCap.max, withinMs: parseDuration(action.typeCap.within)! } : null;
+  return { type: action.type, payload, cap, typeCap };
 }
 
 /** Fills the payload; an expression that fails to evaluate yields null (and never an exception). */

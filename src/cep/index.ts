@@ -8,7 +8,7 @@ export type { CompiledExpression, MatchView, ExpressionContext } from './express
 export { renderPayload, capKey } from './action-template.js';
 export { onEvent, onTime, nextDeadline, absenceDeadline, expiryDeadline, hasRuns, matchView, keyOf, newPatternState, setHidden } from './matcher.js';
 export type { Run, PatternState, Match, MatchStats } from './matcher.js';
-export { PatternSet, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
+export { PatternSet, typeLedgerKey, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
 export type { RejectedPattern, CompileResult } from './pattern-set.js';
 export { parseDuration } from './duration.js';
 export { importFlinkPattern, type FlinkImportResult, type FlinkImportOptions } from './flink-import.js';

@@ -56,7 +56,10 @@ const capSchema = z.strictObject({
 export const actionSchema = z.strictObject({
   type: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'action types are lowercase letters, digits and _ (a subject token)'),
   payload: z.record(z.string(), z.unknown()).optional(),
+  /** This pattern's own cap, per user (and per `per` value). */
   cap: capSchema.optional(),
+  /** A cap per user on this action type, counting what every pattern sent of that type (shadow patterns count apart). */
+  typeCap: z.strictObject({ max: z.number().int().min(1), within: duration }).optional(),
 });
 
 export const patternSchema = z.strictObject({

@@ -19,12 +19,32 @@ export class PatternSet {
   private readonly anyType: CompiledPattern[];
   private readonly byId: Map<string, CompiledPattern>;
 
-  constructor(patterns: Iterable<CompiledPattern>) {
+  constructor(
+    patterns: Iterable<CompiledPattern>,
+    /** The pattern bucket's revision this set was read at (0: not from the bucket, e.g. files). */
+    readonly revision = 0,
+  ) {
     this.patterns = [...patterns].filter((p) => p.spec.enabled).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.byId = new Map(this.patterns.map((p) => [p.id, p]));
     if (this.byId.size !== this.patterns.length) throw new PatternError([{ path: 'id', message: 'two patterns share an id' }]);
     this.anyType = this.patterns.filter((p) => p.seesEveryEvent || p.relevantTypes === null);
   }
+
+  /**
+   * The longest type cap any pattern declares for an action type (0 = none): how long a user's
+   * sent-action times of that type matter. Shadow patterns keep their own ledger (`shadow:<type>`).
+   */
+  typeCapWindow(ledgerKey: string): number {
+    this.typeWindows ??= new Map();
+    let w = this.typeWindows.get(ledgerKey);
+    if (w === undefined) {
+      w = 0;
+      for (const p of this.patterns) if (p.action.typeCap && typeLedgerKey(p) === ledgerKey) w = Math.max(w, p.action.typeCap.withinMs);
+      this.typeWindows.set(ledgerKey, w);
+    }
+    return w;
+  }
+  private typeWindows: Map<string, number> | undefined;
 
   get(id: string): CompiledPattern | undefined {
     return this.byId.get(id);
@@ -43,7 +63,29 @@ export class PatternSet {
   static empty(): PatternSet {
     return new PatternSet([]);
   }
+
+  /** The documents in force (defaults filled in), enough to rebuild the set exactly. */
+  documents(): unknown[] {
+    return this.patterns.map((p) => p.spec);
+  }
+
+  /** documents() as JSON, computed once: checkpoints store it beside the revision. */
+  get documentsText(): string {
+    return (this.text ??= JSON.stringify(this.documents()));
+  }
+  private text: string | undefined;
+
+  /** Rebuilds a set from documents that were validated when they came in. */
+  static fromDocuments(docs: unknown[], revision: number): PatternSet {
+    return new PatternSet(
+      docs.map((d) => compilePattern(d)),
+      revision,
+    );
+  }
 }
+
+/** Where a pattern's sent actions count against type caps: live and shadow patterns never share one. */
+export const typeLedgerKey = (p: CompiledPattern): string => (p.spec.mode === 'shadow' ? `shadow:${p.action.type}` : p.action.type);
 
 /** Every `*.json` in a directory, compiled; the broken ones come back as rejections with their reason. */
 export function loadPatternDir(dir: string): { set: PatternSet; rejected: RejectedPattern[] } {

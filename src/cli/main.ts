@@ -7,6 +7,16 @@ import { publishCommand } from './publish-command.js';
 import { demoCommand } from './demo-command.js';
 import { sampleCommand } from './sample-command.js';
 import { validateCommand, patternsTestCommand } from './patterns-command.js';
+import {
+  patternsPutCommand,
+  patternsListCommand,
+  patternsShowCommand,
+  patternsHistoryCommand,
+  patternsRemoveCommand,
+  patternsEnableCommand,
+  patternsImportCommand,
+  type ImportFlags,
+} from './patterns-store-command.js';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -65,7 +75,8 @@ program
   .option('--seed <n>', 'seed', positiveInt('--seed'), 7)
   .action((f: { users: number; seed: number }) => sampleCommand(f));
 
-const patterns = program.command('patterns').description('behaviour patterns: check them and try them on recorded events');
+const patterns = program.command('patterns').description('behaviour patterns: check and try them offline; put, list and change them in the nudge_patterns bucket of a running cluster');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 patterns
   .command('validate')
@@ -82,6 +93,68 @@ patterns
   .option('--no-flush', 'stop at the last event instead of letting time run past every time limit (absences stay undecided)')
   .option('--json', 'NDJSON actions, then a summary object')
   .action((path: string, f: { events: string; json?: boolean; flush?: boolean }) => patternsTestCommand(path, f));
+
+patterns
+  .command('put')
+  .description('validate a pattern file and store it as a new revision in the nudge_patterns bucket (the engine picks it up within a second)')
+  .argument('<file>', 'a pattern .json file')
+  .option('--json', 'machine-readable result')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((file: string, f: { json?: boolean } & CommonFlags) => patternsPutCommand(file, f, overrides(f)));
+
+patterns
+  .command('list')
+  .description('the patterns in the bucket: version, revision, mode, enabled, and whether the latest revision was rejected')
+  .option('--json', 'one JSON object per pattern')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((f: { json?: boolean } & CommonFlags) => patternsListCommand(f, overrides(f)));
+
+patterns
+  .command('show')
+  .description('the latest stored document of a pattern')
+  .argument('<id>', 'pattern id')
+  .option('--json', 'the document with its revision and status')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((id: string, f: { json?: boolean } & CommonFlags) => patternsShowCommand(id, f, overrides(f)));
+
+patterns
+  .command('history')
+  .description('every retained revision of a pattern (up to 64), oldest first')
+  .argument('<id>', 'pattern id')
+  .option('--json', 'one JSON object per revision')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((id: string, f: { json?: boolean } & CommonFlags) => patternsHistoryCommand(id, f, overrides(f)));
+
+patterns
+  .command('rm')
+  .description('delete a pattern: running engines stop it within a second (its partial matches are dropped)')
+  .argument('<id>', 'pattern id')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((id: string, f: CommonFlags) => patternsRemoveCommand(id, overrides(f)));
+
+for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
+  patterns
+    .command(name)
+    .description(`${name} a pattern (a new revision with enabled: ${enabled})`)
+    .argument('<id>', 'pattern id')
+    .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+    .action((id: string, f: CommonFlags) => patternsEnableCommand(id, enabled, overrides(f)));
+}
+
+patterns
+  .command('import')
+  .description('convert a Flink dynamic-CEP JSON pattern into a Nudge pattern (stdout); what cannot be converted is reported, exit 1')
+  .argument('<file>', 'the Flink pattern JSON')
+  .requiredOption('--from <format>', 'source format: flink')
+  .option('--id <id>', 'pattern id (default: from the graph name)')
+  .option('--version <n>', 'pattern version', positiveInt('--version'))
+  .option('--action-type <type>', 'action type of the result (default flink_match)')
+  .option('--field <flink=nudge>', 'map a Flink field name to an event field, e.g. action=eventType (repeatable)', collect)
+  .option('--value <field:flink=nudge>', 'map a Flink value of a mapped field, e.g. action:0=view (repeatable)', collect)
+  .option('--put', 'also store the converted pattern in the bucket')
+  .option('--json', 'the result with notes as one JSON object')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((file: string, f: ImportFlags & CommonFlags) => patternsImportCommand(file, f, overrides(f)));
 
 try {
   await program.parseAsync(process.argv);

@@ -37,8 +37,10 @@ export const configSchema = z.object({
   eventsMaxAgeMs: intFromEnv(MINUTE).default(8 * DAY),
   /** Must exceed the longest outage we recover from: replayed actions are deduped by Nats-Msg-Id inside it. */
   actionsDedupeMs: intFromEnv(1_000).default(2 * HOUR),
-  /** Pattern files (*.json) the engine runs. */
+  /** Pattern files (*.json): what an empty pattern bucket is seeded with, or what runs with patternSource=dir. */
   patternsDir: z.string().min(1).default(DEFAULT_PATTERNS_DIR),
+  /** `kv`: the patterns in the nudge_patterns bucket, changed live; `dir`: the files only, fixed at start. */
+  patternSource: z.enum(['kv', 'dir']).default('kv'),
   workerId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'workerId must be a NATS subject token').default(`w${process.pid}`),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -61,6 +63,7 @@ const ENV: Record<keyof Config, string> = {
   eventsMaxAgeMs: 'NUDGE_EVENTS_MAX_AGE_MS',
   actionsDedupeMs: 'NUDGE_ACTIONS_DEDUPE_MS',
   patternsDir: 'NUDGE_PATTERNS_DIR',
+  patternSource: 'NUDGE_PATTERN_SOURCE',
   workerId: 'NUDGE_WORKER_ID',
   logLevel: 'NUDGE_LOG_LEVEL',
 };

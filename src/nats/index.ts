@@ -1,4 +1,4 @@
-export { Streams, Subjects, Headers, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf, isSubjectToken } from './subjects.js';
+export { Streams, Subjects, Headers, InternalEventTypes, Buckets, AnalyticsJobs, parseStoredEventSubject, partitionOf, isSubjectToken } from './subjects.js';
 export type { StoredEventSubject } from './subjects.js';
 export { connectNats, requireJetStream, NatsSetupError } from './connection.js';
 export { ensureStreams, streamConfigs } from './streams.js';

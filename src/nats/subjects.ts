@@ -22,6 +22,14 @@ export const Headers = {
 export const InternalEventTypes = {
   tick: '_tick',
   probe: '_probe',
+  /** A change of the patterns in force, written into each partition so replays switch at the same point. */
+  patterns: '_patterns',
+} as const;
+
+/** KV buckets. */
+export const Buckets = {
+  /** key = pattern id, value = the pattern document (JSON); every put is a new revision. */
+  patterns: 'nudge_patterns',
 } as const;
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -36,9 +44,12 @@ export const Subjects = {
   partitionFilter: (partition: number) => `events.*.*.${partition}`,
   /** Written straight to the stored form so it lands in exactly this partition. */
   tick: (workerId: string, partition: number) => `events.${InternalEventTypes.tick}.${workerId}.${partition}`,
+  patternsMarker: (workerId: string, partition: number) => `events.${InternalEventTypes.patterns}.${workerId}.${partition}`,
   probe: (nonce: string) => `events.${InternalEventTypes.probe}.${nonce}`,
   probeStoredWildcard: (nonce: string) => `events.${InternalEventTypes.probe}.${nonce}.*`,
   action: (actionType: string, userId: string) => `actions.${actionType}.${userId}`,
+  /** A shadow-mode pattern's actions: evaluated live, sent nowhere that acts on them. */
+  shadowAction: (actionType: string, userId: string) => `actions.shadow.${actionType}.${userId}`,
   actionsAll: 'actions.>',
   analytics: (job: string) => `analytics.${job}`,
   analyticsAll: 'analytics.>',

@@ -11,7 +11,7 @@ import type { PersistedActor } from './user-actor.js';
  * (lists never change: a take makes a new one), so re-checkpointing a busy actor mostly joins
  * strings it already has.
  *
- *   {"session":…,"cep":{"<pattern>":{"v":1,"runs":{"<key>":[[s,c,n,b,z,t0,t1,tl,[seq…],[stage…]]]},"caps":{…}}},
+ *   {"session":…,"sent":{"<type>":[t…]},"cep":{"<pattern>":{"v":1,"runs":{"<key>":[[s,c,n,b,z,t0,t1,tl,[seq…],[stage…]]]},"caps":{…}}},
  *    "ev":[[seq,eventTime,eventType,productId,categoryId,categoryCode,brand,price,userSession],…]}
  */
 
@@ -24,6 +24,7 @@ interface EncodedPatternState {
 }
 interface EncodedActor {
   session?: PersistedActor['session'];
+  sent?: PersistedActor['sent'];
   cep?: Record<string, EncodedPatternState>;
   ev?: EncodedEvent[];
 }
@@ -37,6 +38,10 @@ export function encodeActor(actor: PersistedActor): string {
   let sep = '';
   if (actor.session) {
     out += `"session":${JSON.stringify(actor.session)}`;
+    sep = ',';
+  }
+  if (actor.sent) {
+    out += `${sep}"sent":${JSON.stringify(actor.sent)}`;
     sep = ',';
   }
   const events = new Set<EventRef>();
@@ -66,6 +71,7 @@ export function decodeActor(text: string): PersistedActor {
   const json = JSON.parse(text) as EncodedActor;
   const out: PersistedActor = {};
   if (json.session) out.session = json.session;
+  if (json.sent) out.sent = json.sent;
   if (!json.cep) return out;
   const bySeq = new Map<number, EventRef>();
   for (const t of json.ev ?? []) bySeq.set(t[0], new EventRef(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]));

@@ -1,5 +1,5 @@
 import type { EventRef } from '../../actors/index.js';
-import type { PatternSet } from '../cep/index.js';
+import { PatternSet } from '../cep/index.js';
 import { UserActor, type ActorEmitted, type PersistedActor, type ActorStats } from './user-actor.js';
 import { encodeActor, decodeActor } from './actor-codec.js';
 
@@ -30,6 +30,7 @@ export class ActorHost {
   private readonly passivated = new Map<string, string | null>();
   private committing = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
+  private readonly compiledSets = new Map<number, PatternSet>();
   evictions = 0;
 
   constructor(
@@ -46,15 +47,34 @@ export class ActorHost {
     return this.patternSet;
   }
 
-  /** Swaps the patterns in force; actors drop state of versions no longer in it as they meet it. */
+  /** Swaps the default patterns (what a partition without a checkpointed revision starts with). */
   setPatterns(set: PatternSet): void {
     this.patternSet = set;
   }
 
-  /** `stats` collects what the patterns counted but did not emit (the partition's checkpointed counters). */
-  deliver(userId: string, input: ActorInput, stats: ActorStats): Delivery {
+  /**
+   * The compiled set for a bucket revision. Every partition switches to a revision on its own
+   * marker, so the same documents arrive once per partition: compiled once, shared.
+   */
+  patternSetFor(revision: number, docs: () => unknown[]): PatternSet {
+    if (revision === this.patternSet.revision) return this.patternSet;
+    let set = this.compiledSets.get(revision);
+    if (!set) {
+      set = PatternSet.fromDocuments(docs(), revision);
+      this.compiledSets.set(revision, set);
+      // A handful of revisions are in force at once (partitions switch one by one); older ones go.
+      if (this.compiledSets.size > 16) this.compiledSets.delete(this.compiledSets.keys().next().value as number);
+    }
+    return set;
+  }
+
+  /**
+   * `patterns`: the set in force in the user's partition. `stats` collects what the patterns
+   * counted but did not emit (the partition's checkpointed counters).
+   */
+  deliver(userId: string, input: ActorInput, stats: ActorStats, patterns: PatternSet = this.patternSet): Delivery {
     const actor = this.activate(userId);
-    const emitted = input.type === 'event' ? actor.event(input.event, this.patternSet, stats) : actor.timeout(input.time, this.patternSet, stats);
+    const emitted = input.type === 'event' ? actor.event(input.event, patterns, stats) : actor.timeout(input.time, patterns, stats);
     this.dirty.add(userId);
     if (actor.isEmpty) {
       actor.stop();
@@ -62,7 +82,7 @@ export class ActorHost {
       this.passivated.set(userId, null);
       return { emitted, deadline: null };
     }
-    return { emitted, deadline: actor.deadline(this.patternSet) };
+    return { emitted, deadline: actor.deadline(patterns) };
   }
 
   /** Persisted form of a user right now (live, passivated or stored), for inspection. */

@@ -1,4 +1,5 @@
-import type { CheckpointStore, CheckpointWrite } from '../store/index.js';
+import { StoreError, type CheckpointStore, type CheckpointWrite, type PartitionCheckpoint } from '../store/index.js';
+import type { PatternSet } from '../cep/index.js';
 import { partitionOf } from '../nats/subjects.js';
 import { ActorHost } from './actor-host.js';
 import { UserActor } from './user-actor.js';
@@ -11,9 +12,12 @@ import { PartitionProcessor, type ProcessorOptions } from './partition-processor
  */
 export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost): CheckpointWrite {
   const list = [...processors];
+  const patternSets = new Map<number, string>();
+  for (const p of list) patternSets.set(p.patterns.revision, p.patterns.documentsText);
   return {
     partitions: list.map((p) => p.checkpointState()),
     actors: host.captureDirty(),
+    patternSets,
   };
 }
 
@@ -28,10 +32,26 @@ export function restoreProcessors(
   opts: Omit<ProcessorOptions, 'partition'>,
 ): PartitionProcessor[] {
   const timers = new Map<number, Array<{ userId: string; deadline: number }>>(partitions.map((p) => [p, []]));
+  const checkpoints = new Map(partitions.map((p) => [p, store.loadPartition(p)]));
+  const sets = new Map(partitions.map((p) => [p, patternSetAt(store, host, checkpoints.get(p))]));
   for (const { userId, snapshot } of store.scanActors()) {
-    const list = timers.get(partitionOf(userId, opts.partitions));
-    const deadline = list ? UserActor.deadlineOf(decodeActor(snapshot), host.patterns) : null;
+    const p = partitionOf(userId, opts.partitions);
+    const list = timers.get(p);
+    const deadline = list ? UserActor.deadlineOf(decodeActor(snapshot), sets.get(p)!) : null;
     if (list && deadline !== null) list.push({ userId, deadline });
   }
-  return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, store.loadPartition(p), timers.get(p)));
+  return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, checkpoints.get(p), timers.get(p), sets.get(p)));
+}
+
+/**
+ * The patterns a partition ran with at its checkpoint: replay must use them, not whatever is in
+ * force now, or a rule change would rewrite history. A partition never checkpointed starts with
+ * the host's set.
+ */
+function patternSetAt(store: CheckpointStore, host: ActorHost, checkpoint: PartitionCheckpoint | undefined): PatternSet {
+  const revision = checkpoint?.patternRevision;
+  if (revision === undefined || revision === host.patterns.revision) return host.patterns;
+  const text = store.loadPatternSet(revision);
+  if (text === undefined) throw new StoreError(`partition ${checkpoint!.partition} was checkpointed with pattern revision ${revision}, which the store does not hold`);
+  return host.patternSetFor(revision, () => JSON.parse(text) as unknown[]);
 }

@@ -8,7 +8,8 @@ import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type Output } from './partition-processor.js';
 import { captureCheckpoint, restoreProcessors } from './checkpoint.js';
 import { OutputSink } from './output-sink.js';
-import { loadPatternDir, type PatternSet } from '../cep/index.js';
+import { loadPatternDir, PatternSet } from '../cep/index.js';
+import { PatternRegistry } from '../pattern-store/index.js';
 
 export interface PartitionStatus {
   partition: number;
@@ -17,6 +18,7 @@ export interface PartitionStatus {
   maxEventTime: number;
   watermark: number;
   pendingTimers: number;
+  patternRevision: number;
   counters: PartitionCheckpoint['counters'];
 }
 
@@ -64,6 +66,7 @@ export class Engine {
     private readonly store: CheckpointStore,
     private readonly host: ActorHost,
     private readonly sink: OutputSink,
+    private registry: PatternRegistry | null,
   ) {
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -80,12 +83,15 @@ export class Engine {
       if (changes.length) log.info({ changes }, 'streams ready');
       await verifyPartitionMapping(nc, config.partitions);
       const store = openCheckpointStore(config.dataDir);
-      const patterns = loadPatterns(config, log);
-      const host = new ActorHost(store, config.liveActorCap, patterns);
+      const host = new ActorHost(store, config.liveActorCap, PatternSet.empty());
       const js = jetstream(nc);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       const sink = new OutputSink(nc, log, Math.max(1024, maxPayload - 4096));
-      const engine = new Engine(config, log, nc, js, store, host, sink);
+      const engine = new Engine(config, log, nc, js, store, host, sink, null);
+      if (config.patternSource === 'kv') {
+        engine.registry = await PatternRegistry.start(nc, { seedDir: config.patternsDir, log, onChange: (set) => engine.publishPatterns(set) });
+        host.setPatterns(engine.registry.current);
+      } else host.setPatterns(loadPatterns(config, log));
       installFaults(sink);
       await engine.open();
       return engine;
@@ -107,6 +113,11 @@ export class Engine {
     for (const processor of processors) {
       this.lanes.set(processor.partition, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, tickInFlight: false });
     }
+    // A partition's first checkpoint records the patterns it starts with, before any input: a
+    // crash before its next checkpoint must replay with these, not with whatever is in force then.
+    const fresh = owned.filter((p) => this.store.loadPartition(p) === undefined);
+    if (fresh.length) await this.store.commit(captureCheckpoint(fresh.map((p) => this.lanes.get(p)!.processor), this.host));
+    if (this.registry) this.publishPatterns(this.registry.current);
     for (const [p, lane] of this.lanes) await this.consume(p, lane);
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
     this.timers.push(setInterval(() => this.tickIdlePartitions(), Math.max(10, Math.floor(this.config.idleTickMs / 2))));
@@ -141,6 +152,23 @@ export class Engine {
       lane.tickInFlight = false;
     }
     if (++this.sinceCheckpoint >= this.config.checkpointEveryEvents) void this.checkpoint().catch((e) => this.fail(e));
+  }
+
+  /**
+   * Puts a new pattern set into force: a marker carrying the documents goes into every owned
+   * partition's stream (Nats-Msg-Id per revision and partition, so a repeat is dropped), and each
+   * partition switches when it reads it. Partitions already at this content are left alone.
+   */
+  publishPatterns(set: PatternSet): void {
+    if (this.stopped) return;
+    const body = JSON.stringify({ revision: set.revision, patterns: set.documents() });
+    for (const [p, lane] of this.lanes) {
+      const current = lane.processor.patterns;
+      if (current.revision >= set.revision || current.documentsText === set.documentsText) continue;
+      this.js.publish(Subjects.patternsMarker(this.config.workerId, p), body, { msgID: `patterns:${set.revision}:${p}` }).catch((e) => {
+        this.log.error({ err: (e as Error).message, partition: p, revision: set.revision }, 'pattern marker publish failed; the partition keeps its patterns');
+      });
+    }
   }
 
   /**
@@ -197,6 +225,7 @@ export class Engine {
         maxEventTime: l.processor.maxEventTime,
         watermark: l.processor.watermark,
         pendingTimers: l.processor.timers.size,
+        patternRevision: l.processor.patterns.revision,
         counters: { ...l.processor.counters },
       })),
       liveActors: this.host.liveCount,
@@ -222,6 +251,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.stopped) return this.done;
     this.stopped = true;
+    this.registry?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const lane of this.lanes.values()) lane.messages?.stop();
     try {
@@ -248,6 +278,7 @@ export class Engine {
     if (this.stopped) return;
     this.log.fatal({ err: e }, 'engine failed; stopping (state is safe at the last checkpoint)');
     this.stopped = true;
+    this.registry?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const lane of this.lanes.values()) lane.messages?.stop();
     this.sink.close();

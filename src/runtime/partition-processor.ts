@@ -6,6 +6,7 @@ import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
 import { TimerQueue } from './timer-queue.js';
 import type { ActorHost, ActorInput } from './actor-host.js';
 import type { ActorEmitted } from './user-actor.js';
+import type { PatternSet } from '../cep/index.js';
 
 export interface InputMessage {
   seq: number;
@@ -40,14 +41,19 @@ export class PartitionProcessor {
   readonly timers = new TimerQueue();
   private state: PartitionCheckpoint;
   private readonly now: () => number;
+  private patternSet: PatternSet;
 
   constructor(
     private readonly opts: ProcessorOptions,
     private readonly host: ActorHost,
     restored?: PartitionCheckpoint,
     restoredTimers: Array<{ userId: string; deadline: number }> = [],
+    /** The set in force at the restored checkpoint (its patternRevision); else the host's default. */
+    patterns: PatternSet = host.patterns,
   ) {
     this.state = restored ? structuredClone(restored) : { partition: opts.partition, seq: 0, maxEventTime: NO_TIME, counters: emptyCounters() };
+    this.patternSet = patterns;
+    this.state.patternRevision = patterns.revision;
     for (const t of restoredTimers) this.timers.restore(t.userId, t.deadline);
     this.now = opts.now ?? Date.now;
   }
@@ -72,6 +78,10 @@ export class PartitionProcessor {
     return this.state.counters;
   }
 
+  get patterns(): PatternSet {
+    return this.patternSet;
+  }
+
   /** A consistent copy for the checkpoint, taken between two messages. */
   checkpointState(): PartitionCheckpoint {
     return structuredClone(this.state);
@@ -87,6 +97,7 @@ export class PartitionProcessor {
       return;
     }
     if (where.eventType === InternalEventTypes.tick) return this.applyTick(msg, out);
+    if (where.eventType === InternalEventTypes.patterns) return this.applyPatterns(msg, out);
     if (where.eventType.startsWith('_')) return; // probes and other engine-internal traffic
 
     const decoded = decodeEvent(msg.data, { maxBytes: this.opts.maxEventBytes, eventType: where.eventType, userId: where.userId });
@@ -132,6 +143,31 @@ export class PartitionProcessor {
   }
 
   /**
+   * A new pattern set comes into force here, at this point of the partition's stream, so a replay
+   * switches exactly where live processing did. The documents travel in the marker itself; they
+   * were validated before it was written. An older or repeated revision changes nothing.
+   */
+  private applyPatterns(msg: InputMessage, out: Output[]): void {
+    let marker: { revision?: unknown; patterns?: unknown };
+    try {
+      marker = JSON.parse(Buffer.from(msg.data).toString('utf8')) as typeof marker;
+    } catch {
+      return this.deadLetter(msg, 'pattern marker is not JSON', out);
+    }
+    const { revision, patterns } = marker;
+    if (typeof revision !== 'number' || !Number.isInteger(revision) || !Array.isArray(patterns)) {
+      return this.deadLetter(msg, 'pattern marker needs an integer revision and a patterns array', out);
+    }
+    if (revision <= this.patternSet.revision) return;
+    try {
+      this.patternSet = this.host.patternSetFor(revision, () => patterns);
+    } catch (e) {
+      return this.deadLetter(msg, `pattern marker ${revision} does not compile: ${(e as Error).message}`, out);
+    }
+    this.state.patternRevision = revision;
+  }
+
+  /**
    * Moves event time forward and fires every timer the new watermark has passed, in (deadline,
    * user) order.
    */
@@ -147,7 +183,7 @@ export class PartitionProcessor {
   }
 
   private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): void {
-    const result = this.host.deliver(userId, input, this.state.counters);
+    const result = this.host.deliver(userId, input, this.state.counters, this.patternSet);
     this.timers.set(userId, result.deadline);
     if (result.emitted.length) this.emit(userId, result.emitted, seq, out);
   }
@@ -166,7 +202,9 @@ export class PartitionProcessor {
       nth.set(e.pattern.id, n);
       const action: Action = toPatternAction({ userId, pattern: e.pattern, match: e.match, completingSeq: seq, nth: n, emittedAt: this.now() });
       this.state.counters.actions++;
-      out.push({ kind: 'action', subject: Subjects.action(action.type, userId), msgId: action.actionId, body: action });
+      const shadow = e.pattern.spec.mode === 'shadow';
+      if (shadow) this.state.counters.shadow++;
+      out.push({ kind: 'action', subject: shadow ? Subjects.shadowAction(action.type, userId) : Subjects.action(action.type, userId), msgId: action.actionId, body: action });
     }
   }
 

@@ -8,6 +8,7 @@ import {
   newPatternState,
   matchView,
   capKey,
+  typeLedgerKey,
   type PatternSet,
   type PatternState,
   type CompiledPattern,
@@ -28,6 +29,8 @@ export type ActorEmitted = SessionSummary | PatternMatch;
 export interface PersistedActor {
   session?: PersistedUserSession;
   cep?: Record<string, PatternState>;
+  /** Type caps: per action type (`shadow:<type>` for shadow patterns), event times of the actions sent. */
+  sent?: Record<string, number[]>;
 }
 
 export interface ActorStats extends MatchStats {
@@ -42,11 +45,13 @@ export interface ActorStats extends MatchStats {
 export class UserActor {
   private session: UserSession | null;
   private readonly cep: Record<string, PatternState>;
+  private sent: Record<string, number[]> | null;
 
   private constructor(persisted?: PersistedActor) {
     this.session = persisted?.session ? UserSession.restore(persisted.session) : null;
     this.cep = {};
     for (const id in persisted?.cep ?? {}) this.cep[id] = persisted!.cep![id]!;
+    this.sent = persisted?.sent ?? null;
   }
 
   static create(): UserActor {
@@ -59,7 +64,7 @@ export class UserActor {
 
   /** The earliest deadline a stored actor waits for, without restoring it. */
   static deadlineOf(persisted: PersistedActor, patterns: PatternSet): number | null {
-    return actorDeadline(persisted.session ? UserSession.deadlineOf(persisted.session) : null, persisted.cep, patterns);
+    return actorDeadline(persisted.session ? UserSession.deadlineOf(persisted.session) : null, persisted.cep, persisted.sent ?? null, patterns);
   }
 
   get sessionPart(): UserSession | null {
@@ -72,6 +77,7 @@ export class UserActor {
 
   get isEmpty(): boolean {
     if (this.session && !this.session.isEmpty) return false;
+    if (this.sent) return false;
     for (const id in this.cep) {
       const s = this.cep[id]!;
       if (hasRuns(s) || (s.caps && Object.keys(s.caps).length > 0)) return false;
@@ -118,11 +124,12 @@ export class UserActor {
       if (state.caps) expireCaps(p, state, time);
       if (!hasRuns(state) && !state.caps) delete this.cep[id];
     }
+    if (this.sent) this.expireSent(time, patterns);
     return out;
   }
 
   deadline(patterns: PatternSet): number | null {
-    return actorDeadline(this.session?.deadline ?? null, this.cep, patterns);
+    return actorDeadline(this.session?.deadline ?? null, this.cep, this.sent, patterns);
   }
 
   persist(): PersistedActor {
@@ -131,6 +138,7 @@ export class UserActor {
     for (const id in this.cep) {
       (out.cep ??= {})[id] = this.cep[id]!;
     }
+    if (this.sent) out.sent = this.sent;
     return out;
   }
 
@@ -140,10 +148,14 @@ export class UserActor {
 
   private emit(p: CompiledPattern, state: PatternState, matches: Match[], out: ActorEmitted[], stats: ActorStats): void {
     for (const m of matches) {
-      if (p.action.cap && !this.admit(p, state, m)) {
+      // Both caps must admit before either counts the action as sent.
+      const capKey = p.action.cap ? this.capKeyOf(p, state, m) : null;
+      if ((capKey !== null && !this.patternCapAdmits(p, state, capKey, m)) || (p.action.typeCap && !this.typeCapAdmits(p, m))) {
         stats.capped++;
         continue;
       }
+      if (capKey !== null) ((state.caps ??= {})[capKey] ??= []).push(m.eventTime);
+      if (p.action.typeCap) ((this.sent ??= {})[typeLedgerKey(p)] ??= []).push(m.eventTime);
       out.push({ type: 'match', pattern: p, match: m });
     }
     matches.length = 0;
@@ -151,19 +163,42 @@ export class UserActor {
     else delete this.cep[p.id];
   }
 
-  /** Frequency cap: at most `max` actions per cap key within the window (event time). */
-  private admit(p: CompiledPattern, state: PatternState, m: Match): boolean {
+  private capKeyOf(p: CompiledPattern, _state: PatternState, m: Match): string {
+    return p.action.cap!.per ? capKey(p.action, { event: m.run.ev[m.run.ev.length - 1]!, ...matchView(p, m.run) }) : '';
+  }
+
+  /** The pattern's own cap: fewer than `max` actions per cap key within the window (event time). */
+  private patternCapAdmits(p: CompiledPattern, state: PatternState, key: string, m: Match): boolean {
     const cap = p.action.cap!;
-    const key = cap.per ? capKey(p.action, { event: m.run.ev[m.run.ev.length - 1]!, ...matchView(p, m.run) }) : '';
-    const caps = (state.caps ??= {});
-    const times = (caps[key] ?? []).filter((t) => m.eventTime - t < cap.withinMs);
-    if (times.length >= cap.max) {
-      caps[key] = times;
-      return false;
+    const caps = state.caps;
+    if (!caps?.[key]) return true;
+    const times = caps[key].filter((t) => m.eventTime - t < cap.withinMs);
+    if (times.length) caps[key] = times;
+    else delete caps[key];
+    return times.length < cap.max;
+  }
+
+  /** The cap on the action type across patterns: fewer than `max` sent of this type within the window. */
+  private typeCapAdmits(p: CompiledPattern, m: Match): boolean {
+    const cap = p.action.typeCap!;
+    const key = typeLedgerKey(p);
+    const sent = this.sent;
+    if (!sent?.[key]) return true;
+    const times = sent[key].filter((t) => m.eventTime - t < cap.withinMs);
+    if (times.length) sent[key] = times;
+    else delete sent[key];
+    return times.length < cap.max;
+  }
+
+  private expireSent(time: number, patterns: PatternSet): void {
+    const sent = this.sent!;
+    for (const key of Object.keys(sent)) {
+      const w = patterns.typeCapWindow(key);
+      const left = sent[key]!.filter((t) => t + w > time);
+      if (left.length) sent[key] = left;
+      else delete sent[key];
     }
-    times.push(m.eventTime);
-    caps[key] = times;
-    return true;
+    if (Object.keys(sent).length === 0) this.sent = null;
   }
 
   private dropEndedSession(): void {
@@ -181,9 +216,18 @@ export class UserActor {
  * is ignored by the next event; a cap is checked against the match's time), so one wake frees
  * everything instead of one per pattern, and a user's session costs one timeout, not three.
  */
-function actorDeadline(session: number | null, cep: Readonly<Record<string, PatternState>> | undefined, patterns: PatternSet): number | null {
+function actorDeadline(
+  session: number | null,
+  cep: Readonly<Record<string, PatternState>> | undefined,
+  sent: Readonly<Record<string, number[]>> | null,
+  patterns: PatternSet,
+): number | null {
   let exact = session ?? Infinity;
   let expiry = -Infinity;
+  for (const key in sent) {
+    const w = patterns.typeCapWindow(key);
+    for (const t of sent[key]!) expiry = Math.max(expiry, t + w);
+  }
   for (const id in cep) {
     const s = cep[id]!;
     const p = patterns.get(id);

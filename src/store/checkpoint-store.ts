@@ -11,6 +11,8 @@ export interface PartitionCheckpoint {
   /** Max event time seen; the watermark is derived from it. -1 before the first event. */
   maxEventTime: number;
   counters: PartitionCounters;
+  /** Revision of the pattern set in force after `seq` (its documents are stored by revision). */
+  patternRevision?: number;
 }
 
 export interface PartitionCounters {
@@ -19,6 +21,8 @@ export interface PartitionCounters {
   late: number;
   ticks: number;
   actions: number;
+  /** Of `actions`, those of shadow-mode patterns (sent to actions.shadow.>). */
+  shadow: number;
   summaries: number;
   /** Matches a frequency cap held back. */
   capped: number;
@@ -28,12 +32,14 @@ export interface PartitionCounters {
   runsDropped: number;
 }
 
-export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late: 0, ticks: 0, actions: 0, summaries: 0, capped: 0, startsSkipped: 0, runsDropped: 0 });
+export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late: 0, ticks: 0, actions: 0, shadow: 0, summaries: 0, capped: 0, startsSkipped: 0, runsDropped: 0 });
 
 /** The contents of one checkpoint transaction. `null` deletes. */
 export interface CheckpointWrite {
   partitions: PartitionCheckpoint[];
   actors: Map<string, string | null>;
+  /** Pattern sets (revision → documents as JSON) that the partitions' revisions name; written once each. */
+  patternSets?: Map<number, string>;
 }
 
 export class StoreError extends Error {
@@ -44,6 +50,8 @@ export interface CheckpointStore {
   readonly path: string;
   loadPartition(partition: number): PartitionCheckpoint | undefined;
   loadActor(userId: string): string | undefined;
+  /** The documents of a pattern set a checkpoint named, as JSON text. */
+  loadPatternSet(revision: number): string | undefined;
   /** Every stored actor: recovery derives the pending timers from them. */
   scanActors(): Iterable<{ userId: string; snapshot: string }>;
   /** One LMDB transaction: all of it lands or none of it does. */
@@ -59,6 +67,7 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
   const actors: Database<string, string> = root.openDB({ name: Databases.actors, encoding: 'string' });
   const partitions: Database<PartitionCheckpoint, number> = root.openDB({ name: Databases.partitions, encoding: 'msgpack' });
   const meta: Database<number, string> = root.openDB({ name: Databases.meta, encoding: 'msgpack' });
+  const patternSets: Database<string, number> = root.openDB({ name: Databases.patternSets, encoding: 'string' });
 
   const layout = meta.get(Keys.layoutVersion);
   if (layout === undefined) meta.putSync(Keys.layoutVersion, StoreLayoutVersion);
@@ -70,6 +79,7 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
     path,
     loadPartition: (p) => partitions.get(Keys.partition(p)),
     loadActor: (userId) => actors.get(Keys.actor(userId)),
+    loadPatternSet: (revision) => patternSets.get(Keys.patternSet(revision)),
     *scanActors() {
       for (const { key, value } of actors.getRange()) yield { userId: key, snapshot: value };
     },
@@ -78,6 +88,9 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
         for (const [userId, snapshot] of write.actors) {
           if (snapshot === null) actors.remove(Keys.actor(userId));
           else actors.put(Keys.actor(userId), snapshot);
+        }
+        for (const [revision, docs] of write.patternSets ?? []) {
+          if (patternSets.get(Keys.patternSet(revision)) === undefined) patternSets.put(Keys.patternSet(revision), docs);
         }
         for (const p of write.partitions) partitions.put(Keys.partition(p.partition), p);
       });

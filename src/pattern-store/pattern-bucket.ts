@@ -1,0 +1,127 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { Buckets } from '../nats/index.js';
+import { compilePattern, PatternError, readPatternFiles, compilePatternText } from '../cep/index.js';
+import { PatternsInForce, checkEntry, type BucketEntry } from './patterns-in-force.js';
+
+/** KV keeps at most this many revisions per key (the server's limit): `history` shows them. */
+const HISTORY = 64;
+
+export class PatternStoreError extends Error {
+  readonly code = 'PATTERN_STORE';
+}
+
+const decoder = new TextDecoder();
+const toEntry = (e: KvEntry): BucketEntry => ({
+  key: e.key,
+  revision: e.revision,
+  created: e.created,
+  operation: e.operation,
+  text: e.operation === 'PUT' ? decoder.decode(e.value) : '',
+});
+
+/**
+ * The pattern bucket (`nudge_patterns`): key = pattern id, value = the pattern document as JSON,
+ * every put a new revision. What the CLI and the engine both read and write through.
+ */
+export class PatternBucket {
+  private constructor(readonly kv: KV) {}
+
+  /** Opens the bucket, creating it when `create` (the engine does; the CLI's writes do too). */
+  static async open(nc: NatsConnection, opts: { create: boolean }): Promise<PatternBucket> {
+    const kvm = new Kvm(nc);
+    try {
+      return new PatternBucket(opts.create ? await kvm.create(Buckets.patterns, { history: HISTORY }) : await kvm.open(Buckets.patterns));
+    } catch (e) {
+      throw new PatternStoreError(`cannot open KV bucket ${Buckets.patterns}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Validates, then stores a new revision. A document that does not compile never reaches the bucket. */
+  async put(doc: unknown): Promise<{ id: string; revision: number }> {
+    const pattern = compilePattern(doc); // throws PatternError with every problem
+    const revision = await this.kv.put(pattern.id, JSON.stringify(doc, null, 2));
+    return { id: pattern.id, revision };
+  }
+
+  /** The latest entry of a key (null when absent or deleted). */
+  async get(id: string): Promise<BucketEntry | null> {
+    const e = await this.kv.get(id);
+    return e && e.operation === 'PUT' ? toEntry(e) : null;
+  }
+
+  /** Every retained revision of a key, oldest first (deletes included). */
+  async history(id: string): Promise<BucketEntry[]> {
+    const out: BucketEntry[] = [];
+    for await (const e of await this.kv.history({ key: id })) out.push(toEntry(e));
+    return out.sort((a, b) => a.revision - b.revision);
+  }
+
+  /** Every retained revision of every key, in revision order. */
+  async allHistory(): Promise<BucketEntry[]> {
+    const out: BucketEntry[] = [];
+    for await (const e of await this.kv.history()) out.push(toEntry(e));
+    return out.sort((a, b) => a.revision - b.revision);
+  }
+
+  /** The patterns in force now, and the rejected latest entries, from the whole retained history. */
+  async inForce(): Promise<PatternsInForce> {
+    const fold = new PatternsInForce();
+    for (const e of await this.allHistory()) fold.apply(e);
+    const status = await this.kv.status();
+    // Purged or aged-out history still moved the revision: the set is "as of" the bucket's last one.
+    fold.revision = Math.max(fold.revision, status.streamInfo.state.last_seq);
+    return fold;
+  }
+
+  async remove(id: string): Promise<boolean> {
+    if (!(await this.get(id))) return false;
+    await this.kv.delete(id);
+    return true;
+  }
+
+  /** Sets `enabled` on the latest document; returns the new revision, or null when the id is absent. */
+  async setEnabled(id: string, enabled: boolean): Promise<number | null> {
+    const e = await this.get(id);
+    if (!e) return null;
+    const check = checkEntry(e);
+    if (!check?.ok) throw new PatternStoreError(`pattern ${id} at revision ${e.revision} is invalid (${check?.ok === false ? check.reason : 'deleted'}): put a valid version first`);
+    const doc = JSON.parse(e.text) as Record<string, unknown>;
+    doc.enabled = enabled;
+    return (await this.put(doc)).revision;
+  }
+
+  /** On a first start: an empty bucket is filled from a directory of pattern files (valid ones). */
+  async seedIfEmpty(dir: string): Promise<{ seeded: string[]; rejected: Array<{ source: string; reason: string }> }> {
+    const status = await this.kv.status();
+    if (status.values > 0) return { seeded: [], rejected: [] };
+    const seeded: string[] = [];
+    const rejected: Array<{ source: string; reason: string }> = [];
+    for (const { source, text } of readPatternFiles(dir)) {
+      const r = compilePatternText(text);
+      if (!r.ok) {
+        rejected.push({ source, reason: r.reason });
+        continue;
+      }
+      // create(), not put(): two workers starting together seed each key once.
+      try {
+        await this.kv.create(r.pattern.id, text);
+        seeded.push(r.pattern.id);
+      } catch (e) {
+        if (!/wrong last sequence|exists/i.test((e as Error).message)) throw e;
+      }
+    }
+    return { seeded, rejected };
+  }
+
+  /** Calls `onEntry` for every entry after `revision`, in order, until `stop()`. */
+  async watch(afterRevision: number, onEntry: (e: BucketEntry) => void): Promise<{ stop(): void }> {
+    const iter = await this.kv.watch({ resumeFromRevision: afterRevision + 1 });
+    void (async () => {
+      for await (const e of iter) onEntry(toEntry(e));
+    })();
+    return { stop: () => iter.stop() };
+  }
+}
+
+export { PatternError };
