@@ -140,8 +140,17 @@ test('put v1, see its actions; put v2 while running: the next events follow v2; 
     ]);
     assert.equal(revs[1]!.revision, revision);
 
+    const sameVersion = await cli(['patterns', 'put', s.file('v2b.json', views(4, 2))], s.env);
+    assert.equal(sameVersion.code, 1, 'a changed rule under the same version is refused');
+    assert.match(sameVersion.stderr, /needs a higher version/);
+    const disabled = await cli(['patterns', 'disable', 'hot-view'], s.env);
+    assert.equal(disabled.code, 0, disabled.stderr);
+
     const show = await cli(['patterns', 'show', 'hot-view', '--json'], s.env);
-    assert.equal((JSON.parse(show.stdout) as { version: number }).version, 2);
+    assert.deepEqual(
+      (({ version, enabled }) => ({ version, enabled }))(JSON.parse(show.stdout) as { version: number; enabled: boolean }),
+      { version: 2, enabled: false },
+    );
     assert.equal((await cli(['patterns', 'show', 'nope'], s.env)).code, 3);
   } finally {
     await s.done();

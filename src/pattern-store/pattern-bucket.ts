@@ -40,6 +40,14 @@ export class PatternBucket {
   /** Validates, then stores a new revision. A document that does not compile never reaches the bucket. */
   async put(doc: unknown): Promise<{ id: string; revision: number }> {
     const pattern = compilePattern(doc); // throws PatternError with every problem
+    // Partial matches survive a put only when the version stays, so a changed rule must say so.
+    const stored = await this.get(pattern.id);
+    const check = stored ? checkEntry(stored) : null;
+    if (check?.ok && check.pattern.version >= pattern.version && !sameRule(check.pattern.spec, pattern.spec)) {
+      throw new PatternError([
+        { path: 'version', message: `pattern ${pattern.id} is at version ${check.pattern.version}: a changed rule needs a higher version (partial matches of the old one are then dropped)` },
+      ]);
+    }
     const revision = await this.kv.put(pattern.id, JSON.stringify(doc, null, 2));
     return { id: pattern.id, revision };
   }
@@ -122,6 +130,12 @@ export class PatternBucket {
     })();
     return { stop: () => iter.stop() };
   }
+}
+
+/** The same matching rule: only `enabled`, `mode` and `description` may change within a version. */
+function sameRule(a: object, b: object): boolean {
+  const rule = ({ enabled: _e, mode: _m, description: _d, ...rest }: Record<string, unknown>) => JSON.stringify(rest);
+  return rule(a as Record<string, unknown>) === rule(b as Record<string, unknown>);
 }
 
 export { PatternError };
