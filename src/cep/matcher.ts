@@ -81,11 +81,16 @@ export function keyOf(p: CompiledPattern, e: EventRef): string {
 }
 
 /** Feeds one event to the runs of its key; completed matches are appended to `out` in emission order. */
+// Scratch lists for onEvent (never re-entered): a few patterns step per event, and two fresh
+// arrays for each was a steady share of the garbage.
+const NEXT: Run[] = [];
+const DONE: Run[] = [];
+
 export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, out: Match[], stats: MatchStats): void {
   const key = keyOf(p, e);
   const runs = state.runs[key];
-  const next: Run[] = [];
-  const done: Run[] = [];
+  const next = NEXT;
+  const done = DONE;
   if (runs) for (const r of runs) step(p, r, e, next, done);
   start(p, e, next, done, stats);
   if (next.length > p.maxRuns) {
@@ -94,9 +99,15 @@ export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, ou
   }
   const emitted = applySkip(p, done, next);
   for (const r of emitted) out.push({ key, run: r, eventTime: e.eventTime, timeout: false });
-  if (next.length) state.runs[key] = next;
-  else if (runs) delete state.runs[key];
   if (runs || next.length) changed(state);
+  if (next.length) {
+    if (runs) {
+      runs.length = next.length;
+      for (let i = 0; i < next.length; i++) runs[i] = next[i]!;
+    } else state.runs[key] = next.slice();
+  } else if (runs) delete state.runs[key];
+  next.length = 0;
+  done.length = 0;
 }
 
 /**
