@@ -61,6 +61,27 @@ export const AnalyticsJobs = {
   sessions: 'sessions',
 } as const;
 
+/**
+ * The inspection service (`nudge.>`): a NATS micro service named `nudge` (so `$SRV.PING|INFO|STATS.nudge`
+ * discovery works), one instance per engine. Per-partition endpoints are served only by the worker
+ * owning the partition, so a request about a user goes to `…<partitionOf(userId, P)>`; `stats` is
+ * answered by every worker (no queue group) and the CLI gathers the answers.
+ */
+export const Inspect = {
+  service: 'nudge',
+  all: 'nudge.>',
+  actorShow: (partition: number) => `nudge.actor.show.${partition}`,
+  actorsList: (partition: number) => `nudge.actors.list.${partition}`,
+  stats: 'nudge.stats',
+  /** A user's stored events, in their partition. */
+  userEvents: (userId: string, partition: number) => `events.*.${userId}.${partition}`,
+  /** A user's actions; a shadow-mode action has one token more, so it needs its own filter. */
+  userActions: (userId: string) => `actions.*.${userId}`,
+  userShadowActions: (userId: string) => `actions.shadow.*.${userId}`,
+  /** What `nudge tail` follows: the family's wildcard, or the family prefix and a filter of the remaining tokens. */
+  follow: (family: 'actions' | 'dlq' | 'analytics', filter?: string) => (filter ? `${family}.${filter}` : `${family}.>`),
+} as const;
+
 export interface StoredEventSubject {
   eventType: string;
   userId: string;

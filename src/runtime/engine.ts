@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ownedPartitionList, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import { startInspectService, type InspectService } from '../service/index.js';
 import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, Streams, Subjects } from '../nats/index.js';
 import { openCheckpointStore, type CheckpointStore, type PartitionCheckpoint } from '../store/index.js';
 import { ActorHost } from './actor-host.js';
@@ -49,6 +50,7 @@ interface Lane {
 export class Engine {
   private readonly lanes = new Map<number, Lane>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private inspect: InspectService | null = null;
   private checkpointing: Promise<void> | null = null;
   private sinceCheckpoint = 0;
   private checkpoints = 0;
@@ -121,7 +123,19 @@ export class Engine {
     for (const [p, lane] of this.lanes) await this.consume(p, lane);
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
     this.timers.push(setInterval(() => this.tickIdlePartitions(), Math.max(10, Math.floor(this.config.idleTickMs / 2))));
+    await this.startInspection();
     this.log.info({ partitions: [...this.lanes.keys()], from: [...this.lanes.values()].map((l) => l.processor.seq + 1), dataDir: this.config.dataDir }, 'engine started');
+  }
+
+  /** The `nudge` inspection service (src/service): it only reads, between messages. If it cannot start, the engine runs without it. */
+  private async startInspection(): Promise<void> {
+    const lane = (p: number) => this.lanes.get(p);
+    const owned = () => [...this.lanes.keys()].sort((a, b) => a - b);
+    try {
+      this.inspect = await startInspectService(this.nc, { config: this.config, host: this.host, store: this.store, owned, lane }, this.log);
+    } catch (e) {
+      this.log.error({ err: e }, 'inspection service did not start; the engine runs without it');
+    }
   }
 
   private async consume(p: number, lane: Lane): Promise<void> {
@@ -254,6 +268,7 @@ export class Engine {
     this.registry?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const lane of this.lanes.values()) lane.messages?.stop();
+    await this.inspect?.stop();
     try {
       await this.checkpoint();
       if (this.checkpointing) await this.checkpointing;
