@@ -4,6 +4,8 @@ export type { InspectTarget, InspectLane } from './inspect-target.js';
 export { InspectClient, InspectError } from './client.js';
 export type { InspectFailure } from './client.js';
 export { describeActor, conditionText } from './actor-view.js';
+export { explainWhy, splitAnd, formatDuration, checkText, valuesText } from './why.js';
+export type { WhyInput, WhyResult, WhyStep, WhyVerdict, RunNote, Completion, ConditionCheck, TimeNote } from './why.js';
 export { readFiltered, lastSeqOf, pendingAfter, StreamMissingError } from './stream-reader.js';
 export type { StoredMsg } from './stream-reader.js';
 export type * from './protocol.js';
