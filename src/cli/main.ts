@@ -17,6 +17,10 @@ import {
   patternsImportCommand,
   type ImportFlags,
 } from './patterns-store-command.js';
+import { actorShowCommand, actorEventsCommand, actorActionsCommand, actorWhyCommand, actorsListCommand } from './actor-command.js';
+import { statsCommand } from './stats-command.js';
+import { tailCommand, type TailFlags } from './tail-command.js';
+import { doctorCommand } from './doctor-command.js';
 
 const positiveInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -155,6 +159,87 @@ patterns
   .option('--json', 'the result with notes as one JSON object')
   .option('--nats-url <url>', 'NATS server (env NATS_URL)')
   .action((file: string, f: ImportFlags & CommonFlags) => patternsImportCommand(file, f, overrides(f)));
+
+// Inspecting a running cluster: the `nudge` micro service of each worker (nudge.>), the streams, and offline replays.
+const partitionNumber = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--partition must be a partition number (0, 1, …)');
+  return n;
+};
+const actor = program.command('actor').description("one user's actor, live, whether it is in memory or passivated: show, events, actions, why");
+
+actor
+  .command('show')
+  .description('XState state and context, partial matches per pattern (stage, events with stream sequences, deadline), timers, caps, live or passivated, checkpointed sequence')
+  .argument('<userId>', 'user id')
+  .option('--json', 'the whole view as one JSON object')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((userId: string, f: { json?: boolean } & CommonFlags) => actorShowCommand(userId, f, overrides(f)));
+
+actor
+  .command('events')
+  .description("the user's recent events, read straight from the EVENTS stream, with stream sequences")
+  .argument('<userId>', 'user id')
+  .option('--limit <n>', 'the last n events', positiveInt('--limit'), 50)
+  .option('--json', 'NDJSON: one stored event per line')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((userId: string, f: { json?: boolean; limit: number } & CommonFlags) => actorEventsCommand(userId, f, overrides(f)));
+
+actor
+  .command('actions')
+  .description('the actions sent to the user, from the ACTIONS stream (shadow ones marked)')
+  .argument('<userId>', 'user id')
+  .option('--limit <n>', 'the last n actions', positiveInt('--limit'), 50)
+  .option('--json', 'NDJSON: one action per line')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((userId: string, f: { json?: boolean; limit: number } & CommonFlags) => actorActionsCommand(userId, f, overrides(f)));
+
+actor
+  .command('why')
+  .description("replay the user's retained events through a pattern offline and explain, event by event, which stage each advanced, which condition failed, and why it did or did not fire")
+  .argument('<userId>', 'user id')
+  .argument('<patternId>', 'pattern id (the revision in force in nudge_patterns)')
+  .option('--file <pattern.json>', 'explain with this pattern file instead of the one in force')
+  .option('--json', 'every step and the verdict as one JSON object')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((userId: string, patternId: string, f: { json?: boolean; file?: string } & CommonFlags) => actorWhyCommand(userId, patternId, f, overrides(f)));
+
+program
+  .command('actors')
+  .description('actors by machine state')
+  .command('list')
+  .description('users with an actor, by machine state (idle, browsing, carting, purchased; none = no open session)')
+  .option('--state <value>', 'only actors in this machine state')
+  .option('--partition <n>', 'only this partition', partitionNumber)
+  .option('--limit <n>', 'at most n actors', positiveInt('--limit'), 100)
+  .option('--json', 'NDJSON: one actor per line')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((f: { json?: boolean; state?: string; partition?: number; limit: number } & CommonFlags) => actorsListCommand(f, overrides(f)));
+
+program
+  .command('stats')
+  .description('per partition: owner, checkpointed and stream sequences, lag, watermark, live and passivated actors, events/s and actions/s over the last minute, DLQ')
+  .option('--json', 'one JSON object')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((f: { json?: boolean } & CommonFlags) => statsCommand(f, overrides(f)));
+
+program
+  .command('tail')
+  .description('follow actions, dead letters or analytics as they are stored (until Ctrl-C)')
+  .argument('<what>', 'actions | dlq | analytics')
+  .argument('[filter]', 'the rest of the subject, e.g. coupon.* (actions.coupon.*) or sessions (analytics.sessions)')
+  .option('--json', 'NDJSON: one message per line, with its stream sequence')
+  .option('--count <n>', 'exit after n messages', positiveInt('--count'))
+  .option('--all', 'start from the beginning of the stream instead of new messages')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((what: string, filter: string | undefined, f: TailFlags & CommonFlags) => tailCommand(what, filter, f, overrides(f)));
+
+program
+  .command('doctor')
+  .description('check the NATS side (no engine needed): server, version, JetStream, partition mapping, streams, pattern bucket, consumers, workers; each failure with its fix')
+  .option('--json', 'one JSON report')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((f: { json?: boolean } & CommonFlags) => doctorCommand(f, overrides(f)));
 
 try {
   await program.parseAsync(process.argv);

@@ -9,3 +9,5 @@ export type { WhyInput, WhyResult, WhyStep, WhyVerdict, RunNote, Completion, Con
 export { readFiltered, lastSeqOf, pendingAfter, StreamMissingError } from './stream-reader.js';
 export type { StoredMsg } from './stream-reader.js';
 export type * from './protocol.js';
+export { runDoctor } from './doctor.js';
+export type { DoctorReport, DoctorCheck, CheckStatus } from './doctor.js';
