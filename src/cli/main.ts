@@ -7,6 +7,7 @@ import { publishCommand } from './publish-command.js';
 import { demoCommand } from './demo-command.js';
 import { sampleCommand } from './sample-command.js';
 import { validateCommand, patternsTestCommand } from './patterns-command.js';
+import { analyticsTailCommand, analyticsShowCommand } from './analytics-command.js';
 import {
   patternsPutCommand,
   patternsListCommand,
@@ -159,6 +160,25 @@ patterns
   .option('--json', 'the result with notes as one JSON object')
   .option('--nats-url <url>', 'NATS server (env NATS_URL)')
   .action((file: string, f: ImportFlags & CommonFlags) => patternsImportCommand(file, f, overrides(f)));
+
+const analytics = program.command('analytics').description('windowed analytics results on analytics.<job>: funnel, hot_products, user_activity, session_funnel (tail also late, sessions)');
+
+analytics
+  .command('tail')
+  .description('print results of a job as they arrive (until Ctrl-C)')
+  .argument('<job>', 'funnel | hot_products | user_activity | session_funnel | late | sessions')
+  .option('--json', 'NDJSON: one result as published per line')
+  .option('--count <n>', 'exit after n results', positiveInt('--count'))
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((job: string, f: { json?: boolean; count?: number } & CommonFlags) => analyticsTailCommand(job, f, overrides(f)));
+
+analytics
+  .command('show')
+  .description('the latest closed window of a job, every key, as a table (exit 3 when there is none yet)')
+  .argument('<job>', 'funnel | hot_products | user_activity | session_funnel')
+  .option('--json', 'one JSON object: job, windowStart, windowEnd, results')
+  .option('--nats-url <url>', 'NATS server (env NATS_URL)')
+  .action((job: string, f: { json?: boolean } & CommonFlags) => analyticsShowCommand(job, f, overrides(f)));
 
 // Inspecting a running cluster: the `nudge` micro service of each worker (nudge.>), the streams, and offline replays.
 const partitionNumber = (v: string) => {

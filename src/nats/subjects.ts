@@ -59,6 +59,12 @@ export const Subjects = {
 
 export const AnalyticsJobs = {
   sessions: 'sessions',
+  funnel: 'funnel',
+  hotProducts: 'hot_products',
+  userActivity: 'user_activity',
+  sessionFunnel: 'session_funnel',
+  /** Events too late for a window, with the reason. */
+  late: 'late',
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import { captureCheckpoint, restoreProcessors } from './checkpoint.js';
 import { OutputSink } from './output-sink.js';
 import { loadPatternDir, PatternSet } from '../cep/index.js';
 import { PatternRegistry } from '../pattern-store/index.js';
+import { AnalyticsThread, type AnalyticsHandle, type AnalyticsStatus } from './analytics-runner.js';
 
 export interface PartitionStatus {
   partition: number;
@@ -29,6 +30,7 @@ export interface EngineStatus {
   evictions: number;
   checkpoints: number;
   outputsInFlight: number;
+  analytics?: AnalyticsStatus | null;
 }
 
 interface Lane {
@@ -56,6 +58,7 @@ export class Engine {
   private checkpoints = 0;
   private stopped = false;
   private failure: ((e: Error) => void) | null = null;
+  private analytics: AnalyticsHandle | null = null;
   /** Settles when the engine stops; rejects if it had to stop on an unrecoverable error. */
   readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -96,6 +99,7 @@ export class Engine {
       } else host.setPatterns(loadPatterns(config, log));
       installFaults(sink);
       await engine.open();
+      if (config.analytics === 'on' && ownedPartitionList(config).includes(0)) engine.analytics = AnalyticsThread.start(config, log, (e) => engine.fail(e));
       return engine;
     } catch (e) {
       await nc.close();
@@ -246,6 +250,7 @@ export class Engine {
       evictions: this.host.evictions,
       checkpoints: this.checkpoints,
       outputsInFlight: this.sink.pending,
+      analytics: this.analytics?.status() ?? null,
     };
   }
 
@@ -270,6 +275,7 @@ export class Engine {
     for (const lane of this.lanes.values()) lane.messages?.stop();
     await this.inspect?.stop();
     try {
+      await this.analytics?.stop();
       await this.checkpoint();
       if (this.checkpointing) await this.checkpointing;
       await this.sink.flush();
@@ -294,6 +300,7 @@ export class Engine {
     this.log.fatal({ err: e }, 'engine failed; stopping (state is safe at the last checkpoint)');
     this.stopped = true;
     this.registry?.stop();
+    void this.analytics?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const lane of this.lanes.values()) lane.messages?.stop();
     this.sink.close();
