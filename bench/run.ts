@@ -1,7 +1,7 @@
 /**
  * Nudge throughput and memory benchmark (`npm run bench`).
  *
- *   npm run bench -- [--users 100000] [--rounds 3] [--json] [--json-out f.json] [--profile] [--profile-out f.cpuprofile] [--actors 20000] [--seed 1]
+ *   npm run bench -- [--users 100000] [--rounds 3] [--json] [--json-out f.json] [--profile] [--profile-out f.cpuprofile] [--actors 20000] [--seed 1] [--workers 1]
  *
  * On a private nats-server (started from nats.conf in a temp dir, never the machine's :4222):
  *   1. a child process generates the seeded synthetic sample (100k users → ~1.28M events) and
@@ -35,7 +35,8 @@ import { open as openLmdb } from 'lmdb';
 import { startEmbeddedServer, findNatsServer, connectNats, requireJetStream, ensureStreams, Streams, Subjects, partitionOf, type EmbeddedServer } from '../src/nats/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createLogger } from '../src/log/index.js';
-import { Engine } from '../src/runtime/engine.js';
+import type { Engine } from '../src/runtime/engine.js';
+import { startEngine } from '../src/runtime/engine-pool.js';
 import { ActorHost } from '../src/runtime/actor-host.js';
 import { PartitionProcessor, type Output } from '../src/runtime/partition-processor.js';
 import { openCheckpointStore, Databases } from '../src/store/index.js';
@@ -55,6 +56,8 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '3' },
     actors: { type: 'string', default: '20000' },
     seed: { type: 'string', default: '1' },
+    /** Engine threads in the engine pass (NUDGE_WORKERS); RAW stays one consumer thread. */
+    workers: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'profile-out': { type: 'string' },
@@ -68,7 +71,7 @@ const { values: opts } = parseArgs({
 
 if (opts.help) {
   process.stdout.write(
-    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile]\n',
+    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile] [--workers N=1]\n',
   );
   process.exit(0);
 }
@@ -393,7 +396,7 @@ interface LmdbFigures {
 }
 
 function engineConfig(url: string, dataDir: string): Config {
-  return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '' });
+  return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '', workers: Number(opts.workers) });
 }
 
 async function enginePass(url: string, dataDir: string, lastSeq: number[], expectEvents: number, profile?: (phase: 'start' | 'stop') => Promise<void>): Promise<EngineResult> {
@@ -403,7 +406,7 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
   let peakRss = memBefore.rss;
   if (profile) await profile('start');
   const t0 = performance.now();
-  const engine = await Engine.start(config, log);
+  const engine = await startEngine(config, log);
   const startMs = performance.now() - t0;
   let failed: Error | null = null;
   engine.done.catch((e: Error) => {

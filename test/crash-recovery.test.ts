@@ -123,3 +123,21 @@ test('timers pending at the kill still fire after restart', async () => {
   const absences = [...got['ACTIONS']!.byId.values()].filter((a) => (a as { timeout?: boolean }).timeout === true);
   assert.ok(absences.length > 0, 'the sample leaves cart-abandonment absences open at the kill');
 });
+
+test('two engine threads in one process (NUDGE_WORKERS=2), killed and restarted, give the outputs of one uninterrupted thread', async () => {
+  const nats = await startTestNats();
+  servers.push(nats);
+  const dataDir = tempDir('threads');
+  dirs.push(dataDir);
+  const report = await publishSample(nats.nc, USERS, SEED, true);
+  const threads = { NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, NUDGE_WORKERS: '2' };
+  const first = spawnEngine(threads);
+  await engineStarted(first);
+  await waitFor('both threads started', () => first.stderr().includes('"msg":"engine threads started"') || undefined);
+  await new Promise((r) => setTimeout(r, 200));
+  await first.kill();
+  const seqs = await committedSeqs(dataDir);
+  assert.ok(seqs.some((s, p) => s < report.flushSeqs.get(p)!), 'the kill came before the stream was done');
+  await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_WORKERS: '2' });
+  assertSameOutputs(await collect(nats), 'two threads');
+});

@@ -4,7 +4,7 @@ import { loadConfig, type ConfigInput } from '../config/index.js';
 import { createLogger } from '../log/index.js';
 import { connectNats, startEmbeddedServer, Subjects, AnalyticsJobs, type EmbeddedServer } from '../nats/index.js';
 import { fileSource, sampleSource, produceEvents } from '../events/index.js';
-import { Engine } from '../runtime/index.js';
+import { startEngine, type RunningEngine } from '../runtime/index.js';
 import type { Action, SessionSummaryRecord } from '../actions/index.js';
 import { formatAction } from './format.js';
 import { CliError, ExitCode } from './exit-codes.js';
@@ -38,10 +38,10 @@ export async function demoCommand(flags: DemoFlags, overrides: ConfigInput): Pro
     process.stderr.write(`nudge demo: nats-server ${server.url} (store ${join(demoDir, 'nats')})\n`);
   }
   const config = { ...base, natsUrl: server?.url ?? base.natsUrl, dataDir: join(demoDir, 'state') };
-  let engine: Engine | undefined;
+  let engine: RunningEngine | undefined;
   const watcher = await connectNats(config.natsUrl, 'nudge-demo-watch');
   try {
-    engine = await Engine.start(config, log);
+    engine = await startEngine(config, log);
     const actionsByType = new Map<string, number>();
     let sessions = 0;
     let converted = 0;

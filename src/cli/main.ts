@@ -51,7 +51,8 @@ program
   .description('run the engine against NATS_URL until SIGINT/SIGTERM')
   .option('--data-dir <dir>', 'LMDB state directory (env NUDGE_DATA_DIR, default ./.nudge)')
   .option('--nats-url <url>', 'NATS server (env NATS_URL, default nats://127.0.0.1:4222)')
-  .action((f: CommonFlags) => runCommand(overrides(f)));
+  .option('--workers <n>', 'engine threads, each owning a share of the partitions (env NUDGE_WORKERS, default 1)', positiveInt('--workers'))
+  .action((f: CommonFlags & { workers?: number }) => runCommand({ ...overrides(f), workers: f.workers }));
 
 program
   .command('publish')

@@ -1,12 +1,12 @@
 import { loadConfig, type ConfigInput } from '../config/index.js';
 import { createLogger } from '../log/index.js';
-import { Engine } from '../runtime/index.js';
+import { startEngine } from '../runtime/index.js';
 
 /** `nudge run`: the engine against the NATS in NATS_URL, until SIGINT/SIGTERM. */
 export async function runCommand(overrides: ConfigInput): Promise<void> {
   const config = loadConfig(overrides);
   const log = createLogger(config.logLevel);
-  const engine = await Engine.start(config, log);
+  const engine = await startEngine(config, log);
   let last = engine.totals();
   let lastAt = Date.now();
   const progress = setInterval(() => {

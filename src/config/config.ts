@@ -19,6 +19,8 @@ export const configSchema = z.object({
   partitions: intFromEnv(1).max(1024).default(8),
   /** Which partitions this worker owns, e.g. "0-3,6"; empty means all. */
   ownedPartitions: z.string().default(''),
+  /** Engine threads in this process, each owning a share of its partitions (one per core is the most that helps). */
+  workers: intFromEnv(1).max(64).default(1),
   /** Watermark = max event time seen in the partition minus this. */
   maxOutOfOrderMs: intFromEnv(0).default(5_000),
   /** Events behind the watermark: `process` applies them (and counts them), `dlq` dead-letters them. */
@@ -62,6 +64,7 @@ const ENV: Record<keyof Config, string> = {
   dataDir: 'NUDGE_DATA_DIR',
   partitions: 'NUDGE_PARTITIONS',
   ownedPartitions: 'NUDGE_OWNED_PARTITIONS',
+  workers: 'NUDGE_WORKERS',
   maxOutOfOrderMs: 'NUDGE_MAX_OUT_OF_ORDER_MS',
   latePolicy: 'NUDGE_LATE_POLICY',
   checkpointEveryEvents: 'NUDGE_CHECKPOINT_EVENTS',
