@@ -1,7 +1,6 @@
 import { test, before } from 'node:test';
+import { SHARED_SAMPLE } from './support/shared-sample.js';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { parseEventTime, readRees46Csv } from '../src/events/index.js';
 import {
@@ -25,8 +24,7 @@ import {
  * in time order, so nothing is late and nothing is updated: every window comes out once.
  */
 
-const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const SAMPLE = join(ROOT, '..', 'shared', 'data', '2019-Oct.csv');
+const SAMPLE = SHARED_SAMPLE;
 const MIN = 60_000;
 
 const events: AnalyticsEvent[] = [];

@@ -1,4 +1,5 @@
 import { test, before } from 'node:test';
+import { SHARED_SAMPLE } from './support/shared-sample.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import type { Action } from '../src/actions/index.js';
  */
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const SAMPLE = join(ROOT, '..', 'shared', 'data', '2019-Oct.csv');
+const SAMPLE = SHARED_SAMPLE;
 const PATTERNS = join(ROOT, 'patterns');
 
 const MIN = 60_000;

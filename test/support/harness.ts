@@ -117,4 +117,4 @@ export async function engineStarted(p: EngineProcess, timeoutMs = 20_000, mayDie
   }, timeoutMs).then((s) => s === 'started');
 }
 
-export const SHARED_SAMPLE = join(PROJECT_ROOT, '..', 'shared', 'data', '2019-Oct.csv');
+export { SHARED_SAMPLE } from './shared-sample.js';
