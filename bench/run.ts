@@ -14,9 +14,17 @@
  *      six rules equivalent in intent to the six patterns on every event), in the order
  *      raw → engine → rules and then the reverse, alternately, so drift hits all three; after the
  *      first engine pass, the actions in ACTIONS are counted per pattern (action type);
+ *      in each engine pass also the analytics jobs' own rate: the analytics thread the engine
+ *      owning partition 0 starts reads the whole stream, timed from Engine.start until its status
+ *      seq reaches the stream's last sequence (polled up to 120 s more after the partitions catch
+ *      up, before the engine stops), with its counters (results, late) and the peak open windows
+ *      per job; "analytics off" with NUDGE_ANALYTICS=off;
  *   3. heap bytes per live actor (20k users x 3 views through PartitionProcessor + ActorHost, full
- *      GCs before and after), LMDB bytes per stored actor (the same actors checkpointed into a fresh
- *      store, and what a full engine pass leaves), RSS during the engine passes;
+ *      GCs before and after), heap bytes per open analytics window state (an AnalyticsPipeline
+ *      with the engine's settings fed the sample in stream order up to where its open windows
+ *      peak, left open, full GCs before and after, / the open (window, key) states of all jobs),
+ *      LMDB bytes per stored actor (the same actors checkpointed into a fresh store, and what a
+ *      full engine pass leaves), RSS during the engine passes;
  *   4. optionally (--profile) one extra engine pass under the V8 CPU profiler, summarised by self
  *      time (bench/profile-report.ts digs further into the written .cpuprofile).
  * Needs global.gc: without --expose-gc it re-runs itself with it. Progress goes to stderr; the
@@ -39,6 +47,8 @@ import type { Engine } from '../src/runtime/engine.js';
 import { startEngine } from '../src/runtime/engine-pool.js';
 import { ActorHost } from '../src/runtime/actor-host.js';
 import { PartitionProcessor, type Output } from '../src/runtime/partition-processor.js';
+import { AnalyticsPipeline, type AnalyticsCounters } from '../src/runtime/analytics-pipeline.js';
+import type { AnalyticsStatus } from '../src/runtime/analytics-runner.js';
 import { openCheckpointStore, Databases } from '../src/store/index.js';
 import { generateSample } from '../src/events/sample-generator.js';
 import { sampleRowToEvent } from '../src/events/sources.js';
@@ -104,6 +114,7 @@ const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 const fmtRate = (n: number) => `${fmtInt(n)}/s`;
 const fmtPct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const fmtMiB = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const fmtWindows = (w: Record<string, number>) => Object.entries(w).map(([job, n]) => `${job} ${fmtInt(n)}`).join(', ') || 'none';
 
 async function withTimeout<T>(what: string, ms: number, p: Promise<T>, onTimeout?: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -382,10 +393,32 @@ interface EngineResult extends PassResult {
   memAtCatchUp: NodeJS.MemoryUsage;
   /** Highest RSS sampled (every 500 ms) during the pass. */
   peakRssBytes: number;
-  /** heapUsed after a full GC at catch-up (live actors, timers, maps). */
+  /** heapUsed after a full GC at catch-up (live actors, timers, maps), taken after the analytics wait. */
   liveHeapBytes: number;
   lmdb: LmdbFigures;
+  /** The analytics thread's pass over the stream; null when analytics is off. */
+  analytics: AnalyticsPassFigures | null;
 }
+
+interface AnalyticsPassFigures {
+  /** The stream's last sequence (the max of the partitions' last seqs): where the analytics has read it all. */
+  targetSeq: number;
+  /** The seq it had reached when timed: targetSeq or beyond, unless it did not get there within the wait. */
+  seq: number;
+  caughtUp: boolean;
+  /** Stream messages it applied (seqs 1..targetSeq when caught up), and ms from Engine.start until then. */
+  messages: number;
+  ms: number;
+  rate: number;
+  /** How much longer than the partitions it took (0 when it was there first). */
+  afterEngineMs: number;
+  counters: AnalyticsCounters;
+  /** Per job, the most open (window, key) states seen in the status during the pass. */
+  peakWindows: Record<string, number>;
+}
+
+/** How long an engine pass waits, after its partitions caught up, for the analytics to read the stream's end. */
+const ANALYTICS_WAIT_MS = 120_000;
 
 interface LmdbFigures {
   actors: number;
@@ -405,6 +438,16 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
   const memBefore = process.memoryUsage();
   let peakRss = memBefore.rss;
   if (profile) await profile('start');
+  // The analytics reads every partition: it is done at the stream's last message.
+  const targetSeq = lastSeq.reduce((a, b) => Math.max(a, b), 0);
+  const peakWindows: Record<string, number> = {};
+  let analyticsDone: { ms: number; status: AnalyticsStatus } | null = null;
+  /** Every poll: peak windows, and the time the analytics status first shows the last seq (it is posted every 50 ms). */
+  const watchAnalytics = (a: AnalyticsStatus | null | undefined) => {
+    if (!a) return;
+    for (const [job, n] of Object.entries(a.windows)) if (n > (peakWindows[job] ?? 0)) peakWindows[job] = n;
+    if (!analyticsDone && a.seq >= targetSeq) analyticsDone = { ms: performance.now() - t0, status: a };
+  };
   const t0 = performance.now();
   const engine = await startEngine(config, log);
   const startMs = performance.now() - t0;
@@ -413,6 +456,43 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
     failed = e;
   });
   let stopped = false;
+  /** The partitions are caught up: keep polling until the analytics has read the stream's end too (or ANALYTICS_WAIT_MS). */
+  const awaitAnalytics = async (engineMs: number): Promise<AnalyticsPassFigures | null> => {
+    if (config.analytics !== 'on' || !engine.status().analytics) return null;
+    const waitDeadline = Date.now() + ANALYTICS_WAIT_MS;
+    let nextWaitReport = Date.now() + 5_000;
+    while (!analyticsDone) {
+      const a = engine.status().analytics;
+      watchAnalytics(a);
+      if (analyticsDone) break;
+      if (failed) throw new Error(`engine failed: ${(failed as Error).message}`);
+      if (Date.now() > waitDeadline) {
+        progress(`    warning: analytics at seq ${fmtInt(a?.seq ?? 0)} of ${fmtInt(targetSeq)} ${(ANALYTICS_WAIT_MS / 1000).toFixed(0)} s after the partitions caught up; stopping the engine`);
+        break;
+      }
+      if (Date.now() >= nextWaitReport) {
+        progress(`    analytics at seq ${fmtInt(a?.seq ?? 0)} / ${fmtInt(targetSeq)} (partitions caught up ${((performance.now() - t0 - engineMs) / 1000).toFixed(0)} s ago)`);
+        nextWaitReport += 5_000;
+      }
+      peakRss = Math.max(peakRss, process.memoryUsage.rss());
+      await sleep(5);
+    }
+    const done = analyticsDone as { ms: number; status: AnalyticsStatus } | null;
+    const at = done?.status ?? engine.status().analytics!;
+    const aMs = done?.ms ?? performance.now() - t0;
+    const messages = done ? targetSeq : at.seq;
+    return {
+      targetSeq,
+      seq: at.seq,
+      caughtUp: done !== null,
+      messages,
+      ms: aMs,
+      rate: messages / (aMs / 1000),
+      afterEngineMs: Math.max(0, aMs - engineMs),
+      counters: { ...at.counters },
+      peakWindows: { ...peakWindows },
+    };
+  };
   try {
     const deadline = Date.now() + passTimeoutMs(expectEvents);
     let nextReport = Date.now() + 5_000;
@@ -423,6 +503,7 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
         nextRssSample = Date.now() + 500;
       }
       const st = engine.status();
+      watchAnalytics(st.analytics);
       if (st.partitions.every((s) => s.seq >= lastSeq[s.partition]!)) break;
       if (failed) throw new Error(`engine failed: ${(failed as Error).message}`);
       if (Date.now() > deadline) {
@@ -439,10 +520,11 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
     if (profile) await profile('stop');
     const st = engine.status();
     const mem = process.memoryUsage();
-    // Live heap (what the engine retains) after a full GC; the timing above is already taken.
+    const totals = engine.totals();
+    const analytics = await awaitAnalytics(ms);
+    // Live heap (what the engine retains) after a full GC; the timings above are already taken.
     (globalThis as { gc?: () => void }).gc?.();
     const memLive = process.memoryUsage();
-    const totals = engine.totals();
     const t1 = performance.now();
     stopped = true;
     await withTimeout('engine stop', 60_000, engine.stop());
@@ -465,7 +547,9 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
       peakRssBytes: Math.max(peakRss, mem.rss),
       liveHeapBytes: memLive.heapUsed,
       lmdb,
+      analytics,
     };
+
   } finally {
     if (!stopped) await withTimeout('engine stop', 60_000, engine.stop()).catch((e: Error) => progress(`engine stop failed: ${e.message}`));
     log.flush?.();
@@ -579,6 +663,82 @@ async function measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string,
   return { actors: live, eventsPerActor: VIEWS_PER_ACTOR, bytesPerActor: (after - before) / live, heapDeltaBytes: after - before, lmdb };
 }
 
+// ------------------------------------------------------------------ 3b. heap per open analytics window state
+
+interface WindowHeapFigures {
+  /** Sample messages fed to the measured pipeline (the stream's first ones, up to the peak) and the events the jobs took. */
+  messages: number;
+  events: number;
+  /** Open (window, key) states per job when measured (windowCounts()), and their sum. */
+  windows: Record<string, number>;
+  windowStates: number;
+  heapDeltaBytes: number;
+  bytesPerWindowState: number;
+  /** At the end of the whole sample, for comparison (few: the last windows only hold the sessions' spill-over). */
+  windowStatesAtEnd: number;
+  /** What closed along the way (outputs dropped, not held). */
+  results: number;
+  late: number;
+  ms: number;
+}
+
+/** The seeded sample in stream order as the analytics thread reads it, one message at a time, the first `limit` of them. */
+function feedPipeline(pipeline: AnalyticsPipeline, partitions: number, users: number, seed: number, limit: number, each?: (seq: number) => void): number {
+  const out: Output[] = [];
+  let seq = 0;
+  for (const r of generateSample({ users, seed })) {
+    if (seq >= limit) break;
+    const body = JSON.stringify(sampleRowToEvent(r));
+    const subject = `events.${r.event_type}.${r.user_id}.${partitionOf(r.user_id, partitions)}`;
+    pipeline.process({ seq: ++seq, subject, data: Buffer.from(body) }, out);
+    out.length = 0;
+    each?.(seq);
+  }
+  return seq;
+}
+
+const windowStateSum = (p: AnalyticsPipeline) => p.jobs.reduce((a, j) => a + j.windowCount, 0);
+
+/**
+ * AnalyticsPipelines with the engine's settings (the same window sizes, lateness, partitions), fed
+ * the seeded sample as the engine's analytics thread reads it: stored subjects
+ * `events.<type>.<user>.<partition>`, seq = publish order, the producer's JSON bodies, built one at
+ * a time so nothing but the pipeline outlives the feed. A first, unmeasured pass over the whole
+ * sample (it also warms the code up) finds where the open (window, key) states peak: at the
+ * sample's end the last windows hold only the sessions' spill-over. The measured pipeline is fed
+ * up to there: heapUsed delta after full GCs, every window still open (no final flush), / the open
+ * states of all jobs.
+ */
+function measureWindowHeap(gcFn: () => void, config: Config, users: number, seed: number): WindowHeapFigures {
+  let probe: AnalyticsPipeline | null = new AnalyticsPipeline(config);
+  let peak = { states: -1, seq: 0 };
+  const probeRef = probe;
+  feedPipeline(probe, config.partitions, users, seed, Number.POSITIVE_INFINITY, (seq) => {
+    const n = windowStateSum(probeRef);
+    if (n > peak.states) peak = { states: n, seq };
+  });
+  const windowStatesAtEnd = windowStateSum(probe);
+  probe = null;
+
+  gcFn();
+  gcFn();
+  const before = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  let pipeline: AnalyticsPipeline | null = new AnalyticsPipeline(config);
+  const messages = feedPipeline(pipeline, config.partitions, users, seed, peak.seq);
+  const ms = performance.now() - t0;
+  gcFn();
+  gcFn();
+  const after = process.memoryUsage().heapUsed;
+  const windows = pipeline.windowCounts();
+  const windowStates = Object.values(windows).reduce((a, b) => a + b, 0);
+  if (windowStates !== peak.states) throw new Error(`window heap bench: ${windowStates} open states after ${messages} messages, the first pass had ${peak.states}`);
+  const { events, results, late } = pipeline.counters;
+  pipeline = null;
+  gcFn();
+  return { messages, events, windows, windowStates, heapDeltaBytes: after - before, bytesPerWindowState: windowStates ? (after - before) / windowStates : 0, windowStatesAtEnd, results, late, ms };
+}
+
 // ------------------------------------------------------------------ 4. CPU profile
 
 interface ProfileNode {
@@ -675,6 +835,8 @@ interface Round {
   rules: BaselineResult;
   ratio: number;
   rulesRatio: number;
+  /** The engine pass's analytics rate / RAW's; null when analytics is off. */
+  analyticsRatio: number | null;
 }
 
 /** Odd rounds raw → engine → rules, even rounds the reverse, so drift on the machine hits every pass. */
@@ -757,6 +919,11 @@ async function main(gcFn: () => void): Promise<void> {
     const heap = await measureHeapPerActor(gcFn, MEM_ACTORS, join(root, 'heap-lmdb'), loaded.set);
     progress(`  ${fmtInt(heap.bytesPerActor)} heap bytes per live actor; in LMDB ${fmtInt(heap.lmdb.payloadBytes / heap.lmdb.actors)} key+value bytes, ${fmtInt((heap.lmdb.pageBytes ?? 0) / heap.lmdb.actors)} page bytes per actor`);
 
+    // 3b, also on a quiet heap: the analytics jobs' window state over the whole sample.
+    progress(`heap per open analytics window state: the ${fmtInt(USERS)} users' sample through an AnalyticsPipeline up to its peak of open windows, left open`);
+    const windowHeap = measureWindowHeap(gcFn, engineConfig('nats://127.0.0.1:1', join(root, 'unused')), USERS, SEED);
+    progress(`  ${fmtInt(windowHeap.heapDeltaBytes)} heap bytes for ${fmtInt(windowHeap.windowStates)} open window states (${fmtWindows(windowHeap.windows)}): ${fmtInt(windowHeap.bytesPerWindowState)} bytes each (the first ${fmtInt(windowHeap.messages)} messages, fed in ${(windowHeap.ms / 1000).toFixed(1)} s; ${fmtInt(windowHeap.windowStatesAtEnd)} open at the sample's end)`);
+
     server = await startEmbeddedServer({ dir: join(root, 'nats') });
     progress(`private nats-server at ${server.url} (pid ${server.pid}), store in ${root}`);
     nc = await connectNats(server.url, 'nudge-bench');
@@ -800,6 +967,13 @@ async function main(gcFn: () => void): Promise<void> {
         const m = res.memAtCatchUp;
         progress(`  engine ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; start ${fmtInt(res.startMs)} ms, stop ${fmtInt(res.stopMs)} ms; ${fmtInt(res.lmdb.actors)} actors stored)`);
         progress(`         rss ${fmtMiB(res.memBefore.rss)} before start, peak ${fmtMiB(res.peakRssBytes)}, ${fmtMiB(m.rss)} at catch-up (heap used ${fmtMiB(m.heapUsed)} of ${fmtMiB(m.heapTotal)}, external ${fmtMiB(m.external)}, array buffers ${fmtMiB(m.arrayBuffers)}; live heap after GC ${fmtMiB(res.liveHeapBytes)})`);
+        const a = res.analytics;
+        if (!a) progress('         analytics off');
+        else {
+          progress(
+            `         analytics ${fmtRate(a.rate)} (${(a.ms / 1000).toFixed(2)} s to seq ${fmtInt(a.targetSeq)}${a.caughtUp ? '' : `, NOT caught up: at ${fmtInt(a.seq)}`}, ${(a.afterEngineMs / 1000).toFixed(2)} s after the partitions; results ${fmtInt(a.counters.results)}, late ${fmtInt(a.counters.late)}; peak open windows ${fmtWindows(a.peakWindows)})`,
+          );
+        }
         if (counted.byType === null) {
           // The first engine pass filled ACTIONS; later passes send the same Msg-Ids and JetStream drops them.
           const byType = await actionsByType(jsm, patterns.active.map((p) => p.type));
@@ -836,8 +1010,9 @@ async function main(gcFn: () => void): Promise<void> {
         raw = await doRaw();
       }
       gcFn();
-      rounds.push({ round: r, order, raw, engine, rules, ratio: engine.rate / raw.rate, rulesRatio: rules.rate / raw.rate });
-      progress(`  ratio  engine/raw ${fmtPct(engine.rate / raw.rate)}, rules/raw ${fmtPct(rules.rate / raw.rate)}, engine/rules ${(engine.rate / rules.rate).toFixed(2)}x`);
+      const analyticsRatio = engine.analytics ? engine.analytics.rate / raw.rate : null;
+      rounds.push({ round: r, order, raw, engine, rules, ratio: engine.rate / raw.rate, rulesRatio: rules.rate / raw.rate, analyticsRatio });
+      progress(`  ratio  engine/raw ${fmtPct(engine.rate / raw.rate)}, rules/raw ${fmtPct(rules.rate / raw.rate)}, engine/rules ${(engine.rate / rules.rate).toFixed(2)}x, ${analyticsRatio === null ? 'analytics off' : `analytics/raw ${fmtPct(analyticsRatio)}`}`);
     }
     const byType = counted.byType ?? {};
     const firstRules = rounds[0]!.rules.fired;
@@ -912,6 +1087,14 @@ async function main(gcFn: () => void): Promise<void> {
         rssBytes: r.engine.rssBytes,
         heapUsedBytes: r.engine.heapUsedBytes,
         actorsStored: r.engine.lmdb.actors,
+        // The analytics thread of this engine pass (null: analytics off):
+        analyticsRate: r.engine.analytics?.rate ?? null,
+        analyticsSeconds: r.engine.analytics ? r.engine.analytics.ms / 1000 : null,
+        analyticsRatio: r.analyticsRatio,
+        analyticsCaughtUp: r.engine.analytics?.caughtUp ?? null,
+        analyticsAfterEngineSeconds: r.engine.analytics ? r.engine.analytics.afterEngineMs / 1000 : null,
+        analyticsCounters: r.engine.analytics?.counters ?? null,
+        analyticsPeakWindows: r.engine.analytics?.peakWindows ?? null,
       })),
       median: {
         rawRate: median(rounds.map((r) => r.raw.rate)),
@@ -921,6 +1104,8 @@ async function main(gcFn: () => void): Promise<void> {
         rulesRatio: median(rounds.map((r) => r.rulesRatio)),
         engineVsRules: median(rounds.map((r) => r.engine.rate / r.rules.rate)),
         steadyRatio: median(rounds.map((r) => r.engine.messages / ((r.engine.ms - r.engine.startMs) / 1000) / (r.raw.messages / ((r.raw.ms - (r.raw.setupMs ?? 0)) / 1000)))),
+        analyticsRate: rounds.every((r) => r.engine.analytics) ? median(rounds.map((r) => r.engine.analytics!.rate)) : null,
+        analyticsRatio: rounds.every((r) => r.analyticsRatio !== null) ? median(rounds.map((r) => r.analyticsRatio!)) : null,
       },
       memory: {
         heapBytesPerLiveActor: heap.bytesPerActor,
@@ -938,6 +1123,12 @@ async function main(gcFn: () => void): Promise<void> {
         engineHeapUsedBytes: last.engine.heapUsedBytes,
         engineLiveHeapBytes: last.engine.liveHeapBytes,
         enginePeakRssBytes: Math.max(...rounds.map((r) => r.engine.peakRssBytes)),
+        windowHeapBytes: windowHeap.heapDeltaBytes,
+        windowStates: windowHeap.windowStates,
+        windowHeapBytesPerState: windowHeap.bytesPerWindowState,
+        windowStatesByJob: windowHeap.windows,
+        windowHeapMessages: windowHeap.messages,
+        windowStatesAtEnd: windowHeap.windowStatesAtEnd,
       },
       floor: { min: 0.3, goal: 0.6 },
       profile,
@@ -978,8 +1169,25 @@ type Result = {
     peakRssBytes: number;
     actorsStored: number;
     evictions: number;
+    analyticsRate: number | null;
+    analyticsSeconds: number | null;
+    analyticsRatio: number | null;
+    analyticsCaughtUp: boolean | null;
+    analyticsAfterEngineSeconds: number | null;
+    analyticsCounters: AnalyticsCounters | null;
+    analyticsPeakWindows: Record<string, number> | null;
   }>;
-  median: { rawRate: number; engineRate: number; ratio: number; rulesRate: number; rulesRatio: number; engineVsRules: number; steadyRatio: number };
+  median: {
+    rawRate: number;
+    engineRate: number;
+    ratio: number;
+    rulesRate: number;
+    rulesRatio: number;
+    engineVsRules: number;
+    steadyRatio: number;
+    analyticsRate: number | null;
+    analyticsRatio: number | null;
+  };
   memory: {
     heapBytesPerLiveActor: number;
     heapMeasuredActors: number;
@@ -995,6 +1203,12 @@ type Result = {
     engineHeapUsedBytes: number;
     engineLiveHeapBytes: number;
     enginePeakRssBytes: number;
+    windowHeapBytes: number;
+    windowStates: number;
+    windowHeapBytesPerState: number;
+    windowStatesByJob: Record<string, number>;
+    windowHeapMessages: number;
+    windowStatesAtEnd: number;
   };
   floor: { min: number; goal: number };
   profile: ProfileSummary | null;
@@ -1023,6 +1237,27 @@ function renderTable(r: Result): string {
     `${'median'.padEnd(25)}${fmtInt(r.median.rawRate).padStart(12)}${fmtInt(r.median.engineRate).padStart(13)}${fmtPct(r.median.ratio).padStart(12)}${fmtInt(r.median.rulesRate).padStart(12)}${fmtPct(r.median.rulesRatio).padStart(11)}${`${r.median.engineVsRules.toFixed(2)}x`.padStart(14)}`,
   );
   lines.push('');
+  const jobs = [...new Set(r.rounds.flatMap((x) => Object.keys(x.analyticsPeakWindows ?? {})))];
+  if (r.rounds.every((x) => x.analyticsRate === null)) lines.push('analytics off');
+  else {
+    lines.push('analytics = the analytics jobs over the whole stream, in the analytics thread of each engine pass: time from Engine.start until it applied the stream\'s last seq');
+    lines.push(
+      `${'round'.padEnd(7)}${'analytics msgs/s'.padStart(17)}${'analytics/raw'.padStart(15)}${'analytics s'.padStart(13)}${'after engine s'.padStart(16)}${'results'.padStart(10)}${'late'.padStart(8)}   peak open windows seen (${jobs.join(' / ')})`,
+    );
+    for (const x of r.rounds) {
+      if (x.analyticsRate === null) {
+        lines.push(`${String(x.round).padEnd(7)}analytics off`);
+        continue;
+      }
+      lines.push(
+        `${String(x.round).padEnd(7)}${fmtInt(x.analyticsRate).padStart(17)}${fmtPct(x.analyticsRatio!).padStart(15)}${x.analyticsSeconds!.toFixed(2).padStart(13)}${x.analyticsAfterEngineSeconds!.toFixed(2).padStart(16)}${fmtInt(x.analyticsCounters!.results).padStart(10)}${fmtInt(x.analyticsCounters!.late).padStart(8)}   ${jobs.map((j) => fmtInt(x.analyticsPeakWindows![j] ?? 0)).join(' / ')}${x.analyticsCaughtUp ? '' : '  (NOT caught up)'}`,
+      );
+    }
+    if (r.median.analyticsRate !== null && r.median.analyticsRatio !== null) {
+      lines.push(`${'median'.padEnd(7)}${fmtInt(r.median.analyticsRate).padStart(17)}${fmtPct(r.median.analyticsRatio).padStart(15)}`);
+    }
+  }
+  lines.push('');
   lines.push(`${'pattern'.padEnd(24)}${'action type'.padEnd(18)}${'engine actions'.padStart(16)}${'rules fired'.padStart(13)}`);
   for (const a of r.actionsByPattern) {
     lines.push(`${`${a.patternId}@${a.version}`.padEnd(24)}${a.type.padEnd(18)}${fmtInt(a.engineActions).padStart(16)}${(a.rulesFired === null ? '-' : fmtInt(a.rulesFired)).padStart(13)}`);
@@ -1038,7 +1273,12 @@ function renderTable(r: Result): string {
   kv('  excluding consumer set-up', fmtPct(r.median.steadyRatio));
   kv('median rules baseline/raw', fmtPct(r.median.rulesRatio));
   kv('median engine/rules baseline', `${r.median.engineVsRules.toFixed(2)}x`);
+  kv('median analytics/raw', r.median.analyticsRatio === null ? 'analytics off' : `${fmtPct(r.median.analyticsRatio)} (${fmtRate(r.median.analyticsRate ?? 0)})`);
   kv('heap per live actor', `${fmtInt(r.memory.heapBytesPerLiveActor)} bytes (${fmtInt(r.memory.heapMeasuredActors)} actors, 3 views each)`);
+  kv(
+    'heap per open analytics window state',
+    `${fmtInt(r.memory.windowHeapBytesPerState)} bytes (${fmtMiB(r.memory.windowHeapBytes)} for ${fmtInt(r.memory.windowStates)} open states: ${fmtWindows(r.memory.windowStatesByJob)}; the sample's first ${fmtInt(r.memory.windowHeapMessages)} messages, where they peak, windows left open)`,
+  );
   kv('LMDB bytes per stored actor', `${fmtInt(r.memory.lmdb3ViewPayloadBytesPerActor)} key+value, ${fmtInt(r.memory.lmdb3ViewPageBytesPerActor ?? 0)} in B-tree pages (the ${fmtInt(r.memory.lmdb3ViewActors)} actors above, checkpointed)`);
   kv('after a full engine pass', `${fmtInt(r.memory.actorsStored)} actors stored${r.memory.timersStored !== null ? ` (timers ${fmtInt(r.memory.timersStored)})` : ''}, ${fmtInt(r.memory.lmdbPayloadBytesPerActor)} key+value bytes each${r.memory.lmdbPageBytesPerActor !== null ? `, ${fmtInt(r.memory.lmdbPageBytesPerActor)} in pages` : ''}`);
   kv('LMDB file (allocated blocks)', fmtMiB(r.memory.lmdbFileBytes));
