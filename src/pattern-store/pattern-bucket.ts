@@ -74,9 +74,19 @@ export class PatternBucket {
 
   /** The patterns in force now, and the rejected latest entries, from the whole retained history. */
   async inForce(): Promise<PatternsInForce> {
-    const fold = new PatternsInForce();
-    for (const e of await this.allHistory()) fold.apply(e);
-    const status = await this.kv.status();
+    // A history read that ends early would silently drop patterns: the bucket's stream says how
+    // many entries it holds (`values`), and a read that saw fewer is done again.
+    let fold = new PatternsInForce();
+    let status = await this.kv.status();
+    for (let attempt = 1; ; attempt++) {
+      const before = status.values;
+      const entries = await this.allHistory();
+      status = await this.kv.status();
+      fold = new PatternsInForce();
+      for (const e of entries) fold.apply(e);
+      if (entries.length >= Math.min(before, status.values)) break;
+      if (attempt >= 5) throw new PatternStoreError(`read ${entries.length} entries of ${Buckets.patterns}, which holds ${status.values}: try again`);
+    }
     // Purged or aged-out history still moved the revision: the set is "as of" the bucket's last one.
     fold.revision = Math.max(fold.revision, status.streamInfo.state.last_seq);
     return fold;

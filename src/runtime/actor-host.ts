@@ -57,7 +57,6 @@ export class ActorHost {
    * marker, so the same documents arrive once per partition: compiled once, shared.
    */
   patternSetFor(revision: number, docs: () => unknown[]): PatternSet {
-    if (revision === this.patternSet.revision) return this.patternSet;
     let set = this.compiledSets.get(revision);
     if (!set) {
       set = PatternSet.fromDocuments(docs(), revision);

@@ -50,8 +50,11 @@ export function restoreProcessors(
  */
 function patternSetAt(store: CheckpointStore, host: ActorHost, checkpoint: PartitionCheckpoint | undefined): PatternSet {
   const revision = checkpoint?.patternRevision;
-  if (revision === undefined || revision === host.patterns.revision) return host.patterns;
+  if (revision === undefined) return host.patterns;
+  // The stored documents, even when the bucket is at the same revision now: they are what the
+  // partition ran with, whatever a read of the bucket returns today.
   const text = store.loadPatternSet(revision);
   if (text === undefined) throw new StoreError(`partition ${checkpoint!.partition} was checkpointed with pattern revision ${revision}, which the store does not hold`);
+  if (text === host.patterns.documentsText) return host.patterns;
   return host.patternSetFor(revision, () => JSON.parse(text) as unknown[]);
 }
