@@ -33,6 +33,8 @@ export const configSchema = z.object({
   checkpointEveryEvents: intFromEnv(1).default(100_000),
   checkpointIntervalMs: intFromEnv(10).default(5_000),
   liveActorCap: intFromEnv(1).default(50_000),
+  /** How long a graceful stop waits for its final checkpoint (outputs acknowledged) before stopping without it. */
+  stopTimeoutMs: intFromEnv(100).default(30_000),
   /** The built-in analytics jobs over the whole stream (analytics.<job>), run by the worker that owns partition 0. */
   analytics: z.enum(['on', 'off']).default('on'),
   /** How long after its end a window still takes late events (as an update); later ones go to analytics.late. */
@@ -70,6 +72,7 @@ const ENV: Record<keyof Config, string> = {
   checkpointEveryEvents: 'NUDGE_CHECKPOINT_EVENTS',
   checkpointIntervalMs: 'NUDGE_CHECKPOINT_MS',
   liveActorCap: 'NUDGE_LIVE_ACTORS',
+  stopTimeoutMs: 'NUDGE_STOP_TIMEOUT_MS',
   analytics: 'NUDGE_ANALYTICS',
   analyticsLatenessMs: 'NUDGE_ANALYTICS_LATENESS_MS',
   analyticsFunnelWindowMs: 'NUDGE_ANALYTICS_FUNNEL_MS',

@@ -273,17 +273,30 @@ export class Engine {
     this.registry?.stop();
     for (const t of this.timers) clearInterval(t);
     for (const lane of this.lanes.values()) lane.messages?.stop();
-    await this.inspect?.stop();
-    try {
+    // The final checkpoint needs the server to acknowledge every output; with the server gone
+    // that never comes. Stopping anyway loses nothing: without it the next start replays from
+    // the last checkpoint, and the replayed outputs are deduplicated by their Msg-Id.
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = (async () => {
+      await this.inspect?.stop();
       await this.analytics?.stop();
       await this.checkpoint();
       if (this.checkpointing) await this.checkpointing;
       await this.sink.flush();
+    })();
+    const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.config.stopTimeoutMs)));
+    try {
+      if ((await Promise.race([graceful.then(() => 'done' as const), timedOut])) === 'timeout') {
+        graceful.catch(() => undefined);
+        this.log.error({ timeoutMs: this.config.stopTimeoutMs, unacknowledged: this.sink.pending }, 'graceful stop did not finish (is NATS reachable?): no final checkpoint; the next start replays from the last one');
+      }
     } finally {
+      clearTimeout(timer);
       this.sink.close();
       this.host.stopAll();
       await this.store.close();
-      await this.nc.drain().catch(() => undefined);
+      await Promise.race([this.nc.drain(), new Promise((r) => setTimeout(r, 1_000))]).catch(() => undefined);
+      if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
       this.log.info(this.totals(), 'engine stopped');
       this.resolveDone();
     }
