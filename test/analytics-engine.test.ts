@@ -13,7 +13,7 @@ import { SessionFunnelJob } from '../src/runtime/analytics-session-funnel.js';
 import { decodeEvent } from '../src/events/index.js';
 import { FunnelJob, HotProductsJob, UserActivityJob, toAnalyticsEvent, type JobOutput } from '../src/analytics/index.js';
 import { Streams, Headers, PROJECT_ROOT, parseStoredEventSubject, partitionOf, ensureStreams } from '../src/nats/index.js';
-import { startTestNats, tempDir, readStream, spawnEngine, engineStarted, waitFor, type TestNats } from './support/harness.js';
+import { startTestNats, tempDir, readStream, spawnEngine, engineStarted, waitFor, runCli, type TestNats } from './support/harness.js';
 import { committedSeqs, publishSample, outputsById } from './support/engine-runs.js';
 
 // One seeded sample, the same stream sequences on every server: the uninterrupted run is the
@@ -182,16 +182,7 @@ test('SIGKILL mid-window (after acked results, before the checkpoint covering th
 
 // ------------------------------------------------------------------ CLI
 
-function cli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src', 'cli', 'main.ts'), ...args], { env: { ...process.env, NATS_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], url: string) => runCli(args, { NATS_URL: url });
 
 test('nudge analytics show <job>: the latest closed window, every key, as a table or JSON', async () => {
   const funnel = [...reference.byId.values()].filter((b) => (b as Published).job === 'funnel' && (b as Published).kind === 'result') as Published[];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestNats, tempDir, spawnEngine, engineStarted, waitFor, readStream, streamCount, type TestNats, type EngineProcess } from './support/harness.js';
+import { startTestNats, tempDir, spawnEngine, engineStarted, waitFor, readStream, streamCount, runCli, type CliResult, type TestNats, type EngineProcess } from './support/harness.js';
 import { PROJECT_ROOT, Streams, partitionOf } from '../src/nats/index.js';
 import { InspectClient } from '../src/service/index.js';
 
@@ -15,22 +15,9 @@ const T0 = Date.parse('2019-10-01T00:00:00Z');
 const MIN = 60_000;
 const P = 8;
 
-interface Cli {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>): Promise<Cli> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'nudge.js'), ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+type Cli = CliResult;
+type TestEnv = Record<string, string> & { NATS_URL: string };
+const cli = runCli;
 
 /** A CLI child that keeps running (tail): resolves once it has said it is following. */
 function follow(args: string[], env: Record<string, string>): { ready: Promise<void>; done: Promise<Cli> } {
@@ -85,7 +72,7 @@ const ndjson = <T>(r: Cli): T[] => {
 describe('one worker: a scripted user through every command', () => {
   let nats: TestNats;
   let dir: string;
-  let env: Record<string, string>;
+  let env: TestEnv;
   let engine: EngineProcess;
   let client: InspectClient;
 
@@ -356,7 +343,7 @@ describe('one worker: a scripted user through every command', () => {
 describe('two workers, each owning half the partitions', () => {
   let nats: TestNats;
   let dir: string;
-  let env: Record<string, string>;
+  let env: TestEnv;
   let a: EngineProcess;
   let b: EngineProcess;
 

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
-import { startTestNats, tempDir, spawnEngine, engineStarted, waitFor, readStream, streamCount, type TestNats, type EngineProcess } from './support/harness.js';
+import { startTestNats, tempDir, spawnEngine, engineStarted, waitFor, readStream, streamCount, runCli, type TestNats, type EngineProcess } from './support/harness.js';
 import { PROJECT_ROOT, Streams } from '../src/nats/index.js';
 
 // Patterns in the nudge_patterns bucket, changed while a real engine process runs against a real
@@ -28,26 +27,12 @@ function views(n: number, version: number, extra: Record<string, unknown> = {}) 
   };
 }
 
-interface Cli {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-function cli(args: string[], env: Record<string, string>): Promise<Cli> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'nudge.js'), ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 interface Setup {
   nats: TestNats;
   dir: string;
-  env: Record<string, string>;
+  env: Record<string, string> & { NATS_URL: string };
   file(name: string, doc: unknown): string;
   engine(extra?: Record<string, string>): Promise<EngineProcess>;
   send(events: Array<{ type: string; user: string; product: string; t: number; price?: number }>): Promise<void>;

@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
 import { startEmbeddedServer, PROJECT_ROOT, type EmbeddedServer, type EmbeddedServerOptions } from '../../src/nats/index.js';
 
-/** A private nats-server from the project's nats.conf on a free port with a temp store (never 4222). */
+/** A private nats-server from the project's nats.conf on a free port with a temp store (never the machine's shared one). */
 export interface TestNats {
   url: string;
   server: EmbeddedServer;
@@ -118,3 +118,24 @@ export async function engineStarted(p: EngineProcess, timeoutMs = 20_000, mayDie
 }
 
 export { SHARED_SAMPLE } from './shared-sample.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A `nudge` command as a user runs it (bin/nudge.js), to completion. NATS_URL is required, so a
+ * test can never fall back to the machine's shared server.
+ */
+export function runCli(args: string[], env: Record<string, string> & { NATS_URL: string }): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'nudge.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
