@@ -132,11 +132,10 @@ test('two engine threads in one process (NUDGE_WORKERS=2), killed and restarted,
   dirs.push(dataDir);
   const report = await publishSample(nats.nc, USERS, SEED, true);
   const threads = { NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, NUDGE_WORKERS: '2' };
-  const first = spawnEngine(threads);
-  await engineStarted(first);
-  await waitFor('both threads started', () => first.stderr().includes('"msg":"engine threads started"') || undefined);
-  await new Promise((r) => setTimeout(r, 200));
-  await first.kill();
+  // Killed by a thread right after its 50th acknowledged output: mid-stream whatever the machine's speed.
+  const first = spawnEngine({ ...threads, NUDGE_FAULT_KILL_AFTER_OUTPUTS: '50' });
+  await first.exited;
+  assert.equal(first.child.signalCode, 'SIGKILL', first.stderr());
   const seqs = await committedSeqs(dataDir);
   assert.ok(seqs.some((s, p) => s < report.flushSeqs.get(p)!), 'the kill came before the stream was done');
   await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_WORKERS: '2' });
