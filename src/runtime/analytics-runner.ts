@@ -1,6 +1,6 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { open, type RootDatabase } from 'lmdb';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
@@ -10,6 +10,7 @@ import { connectNats, Streams, Subjects } from '../nats/index.js';
 import { OutputSink } from './output-sink.js';
 import { AnalyticsPipeline, type AnalyticsCounters, type AnalyticsState } from './analytics-pipeline.js';
 import type { Output } from './partition-processor.js';
+import { startThread, type ToHost, type ToThread } from './thread-service.js';
 
 export interface AnalyticsStatus {
   seq: number;
@@ -291,8 +292,6 @@ export class AnalyticsRunner implements AnalyticsHandle {
   }
 }
 
-export type ToAnalyticsHost = { type: 'status'; status: AnalyticsStatus } | { type: 'stopped' } | { type: 'failed'; message: string };
-export type ToAnalyticsThread = { type: 'stop' };
 
 const emptyStatus = (): AnalyticsStatus => ({
   seq: 0,
@@ -339,10 +338,10 @@ export class AnalyticsThread implements AnalyticsHandle {
    * stop() was called first.
    */
   static start(config: Config, log: Logger, onFail?: (e: Error) => void): AnalyticsThread {
-    const worker = new Worker(new URL('./analytics-worker.mjs', import.meta.url), { workerData: config });
+    const worker = startThread(new URL('./analytics-thread.ts', import.meta.url), config);
     const t = new AnalyticsThread(worker, log);
-    worker.on('message', (m: ToAnalyticsHost) => {
-      if (m.type === 'status') t.last = m.status;
+    worker.on('message', (m: ToHost<AnalyticsStatus>) => {
+      if (m.type === 'status') t.last = m.report;
       else if (m.type === 'stopped') t.settle();
       else if (m.type === 'failed') t.settle(new Error(`analytics: ${m.message}`));
     });
@@ -363,7 +362,7 @@ export class AnalyticsThread implements AnalyticsHandle {
   /** The runner's graceful stop (bounded catch-up, final checkpoint), then the thread ends. Never throws. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (!this.finished) this.worker.postMessage({ type: 'stop' } satisfies ToAnalyticsThread);
+      if (!this.finished) this.worker.postMessage({ type: 'stop' } satisfies ToThread);
       const timeout = new Promise<'timeout'>((r) => setTimeout(r, STOP_CATCH_UP_MS + 20_000, 'timeout').unref());
       const how = await Promise.race([this.done.then(() => 'stopped' as const, () => 'failed' as const), timeout]);
       if (how === 'timeout') this.log.error('analytics thread did not stop in time; terminating it (state is safe at its last checkpoint)');

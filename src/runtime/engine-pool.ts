@@ -1,7 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ownedPartitionList, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { Engine, type EngineStatus } from './engine.js';
+import { startThread, type ToHost, type ToThread } from './thread-service.js';
 
 /** What `nudge run`, the demo and the benchmark drive: one Engine, or a pool of them in threads. */
 export interface RunningEngine {
@@ -14,13 +15,8 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
-export type ToPool =
-  | { type: 'started' }
-  | { type: 'status'; status: EngineStatus; totals: ReturnType<Engine['totals']> }
-  | { type: 'stopped' }
-  | { type: 'checkpointed'; id: number }
-  | { type: 'failed'; message: string };
-export type ToThread = { type: 'stop' } | { type: 'checkpoint'; id: number };
+/** What an engine thread reports (engine-thread.ts). */
+type ToPool = ToHost<{ status: EngineStatus; totals: ReturnType<Engine['totals']> }>;
 
 /**
  * Starts the engine: in this thread when `config.workers` is 1, else as that many worker threads,
@@ -62,10 +58,9 @@ class EnginePool implements RunningEngine {
     const threads: Thread[] = [];
     const started: Array<Promise<void>> = [];
     for (const [i, group] of groups.entries()) {
-      const worker = new Worker(new URL('./engine-worker.mjs', import.meta.url), {
-        // The analytics jobs read the whole stream: one thread runs them.
-        workerData: { ...config, ownedPartitions: group.join(','), workers: 1, workerId: `${config.workerId}-${i}`, analytics: i === 0 ? config.analytics : 'off' } satisfies Config,
-      });
+      // The analytics jobs read the whole stream: one thread runs them.
+      const threadConfig: Config = { ...config, ownedPartitions: group.join(','), workers: 1, workerId: `${config.workerId}-${i}`, analytics: i === 0 ? config.analytics : 'off' };
+      const worker = startThread(new URL('./engine-thread.ts', import.meta.url), threadConfig);
       const t: Thread = { worker, status: null, totals: null, stopped: false };
       threads.push(t);
       started.push(
@@ -94,12 +89,12 @@ class EnginePool implements RunningEngine {
   private watch(t: Thread): void {
     t.worker.on('message', (m: ToPool) => {
       if (m.type === 'status') {
-        t.status = m.status;
-        t.totals = m.totals;
+        t.status = m.report.status;
+        t.totals = m.report.totals;
       } else if (m.type === 'stopped') {
         t.stopped = true;
         if (this.threads.every((x) => x.stopped)) this.settle.resolve();
-      } else if (m.type === 'checkpointed') {
+      } else if (m.type === 'replied') {
         this.checkpointWaiters.get(m.id)?.();
       } else if (m.type === 'failed') {
         this.fail(new Error(m.message));
@@ -140,7 +135,7 @@ class EnginePool implements RunningEngine {
             this.checkpointWaiters.delete(id);
             resolve();
           });
-          t.worker.postMessage({ type: 'checkpoint', id } satisfies ToThread);
+          t.worker.postMessage({ type: 'call', id, name: 'checkpoint' } satisfies ToThread);
         });
       }),
     );
