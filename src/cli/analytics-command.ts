@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager, DeliverPolicy, type JsMsg } from '@nats-io
 import { loadConfig, type ConfigInput } from '../config/index.js';
 import { connectNats, Streams, Subjects, AnalyticsJobs } from '../nats/index.js';
 import type { SessionSummaryRecord } from '../actions/index.js';
+import type { JobResult } from '../analytics/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { formatSession } from './format.js';
 
@@ -15,18 +16,8 @@ import { formatSession } from './format.js';
 const WINDOW_JOBS: readonly string[] = [AnalyticsJobs.funnel, AnalyticsJobs.hotProducts, AnalyticsJobs.userActivity, AnalyticsJobs.sessionFunnel];
 const TAIL_JOBS: readonly string[] = [...WINDOW_JOBS, AnalyticsJobs.late, AnalyticsJobs.sessions];
 
-/** A window result as published (src/analytics JobResult). */
-interface Result {
-  kind: 'result';
-  job: string;
-  id: string;
-  key: string;
-  windowStart: number;
-  windowEnd: number;
-  revision: number;
-  update: boolean;
-  record: Record<string, unknown>;
-}
+/** A window result as published. */
+type Result = JobResult<Record<string, unknown>>;
 
 interface Late {
   kind: 'late';

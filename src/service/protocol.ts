@@ -1,4 +1,4 @@
-import type { SessionLedger } from '../../actors/index.js';
+import type { SessionLedger, EventRefJson } from '../../actors/index.js';
 import type { PartitionCounters } from '../store/index.js';
 
 /**
@@ -11,14 +11,7 @@ export interface ActorShowRequest {
   userId: string;
 }
 
-export interface EventView {
-  seq: number;
-  eventTime: number;
-  eventType: string;
-  productId: string;
-  categoryId?: string;
-  categoryCode?: string;
-  price: number;
+export interface EventView extends Pick<EventRefJson, 'seq' | 'eventTime' | 'eventType' | 'productId' | 'categoryId' | 'categoryCode' | 'price'> {
   /** The stage of the pattern that took this event. */
   stage?: string;
 }
