@@ -149,8 +149,8 @@ export class UserActor {
   private emit(p: CompiledPattern, state: PatternState, matches: Match[], out: ActorEmitted[], stats: ActorStats): void {
     for (const m of matches) {
       // Both caps must admit before either counts the action as sent.
-      const capKey = p.action.cap ? this.capKeyOf(p, state, m) : null;
-      if ((capKey !== null && !this.patternCapAdmits(p, state, capKey, m)) || (p.action.typeCap && !this.typeCapAdmits(p, m))) {
+      const capKey = p.action.cap ? this.capKeyOf(p, m) : null;
+      if ((capKey !== null && !admits(state.caps, capKey, m.eventTime, p.action.cap!)) || (p.action.typeCap && !admits(this.sent, typeLedgerKey(p), m.eventTime, p.action.typeCap))) {
         stats.capped++;
         continue;
       }
@@ -163,32 +163,10 @@ export class UserActor {
     else delete this.cep[p.id];
   }
 
-  private capKeyOf(p: CompiledPattern, _state: PatternState, m: Match): string {
+  private capKeyOf(p: CompiledPattern, m: Match): string {
     return p.action.cap!.per ? capKey(p.action, { event: m.run.ev[m.run.ev.length - 1]!, ...matchView(p, m.run) }) : '';
   }
 
-  /** The pattern's own cap: fewer than `max` actions per cap key within the window (event time). */
-  private patternCapAdmits(p: CompiledPattern, state: PatternState, key: string, m: Match): boolean {
-    const cap = p.action.cap!;
-    const caps = state.caps;
-    if (!caps?.[key]) return true;
-    const times = caps[key].filter((t) => m.eventTime - t < cap.withinMs);
-    if (times.length) caps[key] = times;
-    else delete caps[key];
-    return times.length < cap.max;
-  }
-
-  /** The cap on the action type across patterns: fewer than `max` sent of this type within the window. */
-  private typeCapAdmits(p: CompiledPattern, m: Match): boolean {
-    const cap = p.action.typeCap!;
-    const key = typeLedgerKey(p);
-    const sent = this.sent;
-    if (!sent?.[key]) return true;
-    const times = sent[key].filter((t) => m.eventTime - t < cap.withinMs);
-    if (times.length) sent[key] = times;
-    else delete sent[key];
-    return times.length < cap.max;
-  }
 
   private expireSent(time: number, patterns: PatternSet): void {
     const sent = this.sent!;
@@ -245,6 +223,19 @@ function actorDeadline(
   }
   const at = expiry === -Infinity ? exact : Math.min(exact, expiry);
   return at === Infinity ? null : at;
+}
+
+/**
+ * A cap (the pattern's own, per cap key, or the action type's, per type): fewer than `max` sent
+ * within the window before `at`. Entries outside the window are dropped from the ledger on the way.
+ */
+function admits(ledger: Record<string, number[]> | null | undefined, key: string, at: number, cap: { max: number; withinMs: number }): boolean {
+  const times = ledger?.[key];
+  if (!times) return true;
+  const kept = times.filter((t) => at - t < cap.withinMs);
+  if (kept.length) ledger![key] = kept;
+  else delete ledger![key];
+  return kept.length < cap.max;
 }
 
 function expireCaps(p: CompiledPattern, s: PatternState, time: number): void {
