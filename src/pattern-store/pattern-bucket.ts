@@ -7,6 +7,13 @@ import { PatternsInForce, checkEntry, type BucketEntry } from './patterns-in-for
 /** KV keeps at most this many revisions per key (the server's limit): `history` shows them. */
 const HISTORY = 64;
 
+/**
+ * The bucket's own bookkeeping key: it records that first-start seeding happened. Pattern ids
+ * start with a letter or digit, so no pattern can take it, and every read of patterns skips it.
+ */
+const SEED_KEY = '_seeded';
+const isBookkeeping = (key: string): boolean => key === SEED_KEY;
+
 export class PatternStoreError extends Error {
   readonly code = 'PATTERN_STORE';
 }
@@ -65,8 +72,12 @@ export class PatternBucket {
     return out.sort((a, b) => a.revision - b.revision);
   }
 
-  /** Every retained revision of every key, in revision order. */
+  /** Every retained revision of every pattern key, in revision order. */
   async allHistory(): Promise<BucketEntry[]> {
+    return (await this.rawHistory()).filter((e) => !isBookkeeping(e.key));
+  }
+
+  private async rawHistory(): Promise<BucketEntry[]> {
     const out: BucketEntry[] = [];
     for await (const e of await this.kv.history()) out.push(toEntry(e));
     return out.sort((a, b) => a.revision - b.revision);
@@ -80,10 +91,10 @@ export class PatternBucket {
     let status = await this.kv.status();
     for (let attempt = 1; ; attempt++) {
       const before = status.values;
-      const entries = await this.allHistory();
+      const entries = await this.rawHistory();
       status = await this.kv.status();
       fold = new PatternsInForce();
-      for (const e of entries) fold.apply(e);
+      for (const e of entries) if (!isBookkeeping(e.key)) fold.apply(e);
       if (entries.length >= Math.min(before, status.values)) break;
       if (attempt >= 5) throw new PatternStoreError(`read ${entries.length} entries of ${Buckets.patterns}, which holds ${status.values}: try again`);
     }
@@ -109,10 +120,34 @@ export class PatternBucket {
     return (await this.put(doc)).revision;
   }
 
-  /** On a first start: an empty bucket is filled from a directory of pattern files (valid ones). */
+  /**
+   * On a first start: an empty bucket is filled from a directory of pattern files (valid ones).
+   * Workers (or threads) starting together must all go on with the whole seeded set, never with
+   * the half a racing seeder has written so far. So the first to find the bucket empty claims the
+   * seeding with the bookkeeping key, and every worker that sees the claim unfinished runs the same
+   * pass itself: create() per key is idempotent, so after anyone's pass every file is in.
+   */
   async seedIfEmpty(dir: string): Promise<{ seeded: string[]; rejected: Array<{ source: string; reason: string }> }> {
-    const status = await this.kv.status();
-    if (status.values > 0) return { seeded: [], rejected: [] };
+    for (;;) {
+      const claim = await this.kv.get(SEED_KEY);
+      const state = claim?.operation === 'PUT' ? decoder.decode(claim.value) : null;
+      if (state === 'done') return { seeded: [], rejected: [] };
+      if (state === 'seeding') return this.seedPass(dir);
+      // Unclaimed: a bucket that already holds anything (patterns put before the first start, or
+      // a bucket from before this key existed) is not seeded, and the claim says so.
+      const empty = (await this.kv.status()).values === 0;
+      try {
+        await this.kv.create(SEED_KEY, empty ? 'seeding' : 'done');
+      } catch (e) {
+        if (isExists(e)) continue; // another worker claimed first: read its claim
+        throw e;
+      }
+      if (!empty) return { seeded: [], rejected: [] };
+      return this.seedPass(dir);
+    }
+  }
+
+  private async seedPass(dir: string): Promise<{ seeded: string[]; rejected: Array<{ source: string; reason: string }> }> {
     const seeded: string[] = [];
     const rejected: Array<{ source: string; reason: string }> = [];
     for (const { source, text } of readPatternFiles(dir)) {
@@ -121,14 +156,14 @@ export class PatternBucket {
         rejected.push({ source, reason: r.reason });
         continue;
       }
-      // create(), not put(): two workers starting together seed each key once.
       try {
         await this.kv.create(r.pattern.id, text);
         seeded.push(r.pattern.id);
       } catch (e) {
-        if (!/wrong last sequence|exists/i.test((e as Error).message)) throw e;
+        if (!isExists(e)) throw e;
       }
     }
+    await this.kv.put(SEED_KEY, 'done');
     return { seeded, rejected };
   }
 
@@ -136,11 +171,13 @@ export class PatternBucket {
   async watch(afterRevision: number, onEntry: (e: BucketEntry) => void): Promise<{ stop(): void }> {
     const iter = await this.kv.watch({ resumeFromRevision: afterRevision + 1 });
     void (async () => {
-      for await (const e of iter) onEntry(toEntry(e));
+      for await (const e of iter) if (!isBookkeeping(e.key)) onEntry(toEntry(e));
     })();
     return { stop: () => iter.stop() };
   }
 }
+
+const isExists = (e: unknown): boolean => /wrong last sequence|exists/i.test((e as Error).message);
 
 /** The same matching rule: only `enabled`, `mode` and `description` may change within a version. */
 function sameRule(a: object, b: object): boolean {
