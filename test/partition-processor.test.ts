@@ -171,11 +171,22 @@ describe('PartitionProcessor', () => {
     assert.match(dlqs(h.raw(`orders.view.${A}.${P}`, '{}'))[0]!.reason, /is not events/);
   });
 
-  test('engine-internal subjects other than ticks are skipped silently', () => {
+  test('the engine\'s mapping probes are skipped silently', () => {
     const h = new Harness();
     assert.deepEqual(h.raw(`events._probe.nonce.${P}`, 'not json'), []);
     assert.equal(h.proc.seq, 1);
     assert.equal(h.proc.counters.dlq, 0);
+  });
+
+  test('any other `_` event type (a shop can publish events._admin.<user>) is dead-lettered, not dropped silently', () => {
+    const h = new Harness();
+    const body = JSON.stringify({ eventTime: T0, eventType: '_admin', productId: 'p1', price: 1, userId: A });
+    const [d] = dlqs(h.raw(`events._admin.${A}.${P}`, body));
+    assert.ok(d);
+    assert.match(d.reason, /unknown internal event type "_admin"/);
+    assert.equal(h.proc.counters.dlq, 1);
+    assert.equal(h.proc.maxEventTime, -1, 'it does not move event time');
+    assert.equal(h.host.liveCount, 0);
   });
 
   test('a tick advances the watermark and fires the session timer → analytics summary', () => {

@@ -98,7 +98,9 @@ export class PartitionProcessor {
     }
     if (where.eventType === InternalEventTypes.tick) return this.applyTick(msg, out);
     if (where.eventType === InternalEventTypes.patterns) return this.applyPatterns(msg, out);
-    if (where.eventType.startsWith('_')) return; // probes and other engine-internal traffic
+    if (where.eventType === InternalEventTypes.probe) return; // the engine's start-up mapping probes
+    // Anyone who may publish events.*.* can write a `_` type: dead-lettered, never dropped silently.
+    if (where.eventType.startsWith('_')) return this.deadLetter(msg, `unknown internal event type "${where.eventType}"`, out);
 
     const decoded = decodeEvent(msg.data, { maxBytes: this.opts.maxEventBytes, eventType: where.eventType, userId: where.userId });
     if (!decoded.ok) return this.deadLetter(msg, decoded.reason, out);
