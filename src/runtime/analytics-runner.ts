@@ -34,6 +34,8 @@ export interface AnalyticsHandle {
 
 /** How long a graceful stop lets the runner catch up with the stream before its last checkpoint. */
 const STOP_CATCH_UP_MS = 10_000;
+/** How long the thread keeps trying its first connect (the engine beside it is already up). */
+const ANALYTICS_CONNECT_RETRY_MS = 30_000;
 
 // ------------------------------------------------------------------ checkpoint storage
 
@@ -155,7 +157,8 @@ export class AnalyticsRunner implements AnalyticsHandle {
           throw new Error(`${analyticsStorePath(config.dataDir)}: ${(e as Error).message}; to start the analytics over, stop nudge and remove that file`, { cause: e });
         }
       }
-      nc = await connectNats(config.natsUrl, `nudge-analytics-${config.workerId}`);
+      // The engine is already running: a server restart while this thread starts is waited out like a reconnect.
+      nc = await connectNats(config.natsUrl, `nudge-analytics-${config.workerId}`, ANALYTICS_CONNECT_RETRY_MS);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       const sink = new OutputSink(nc, log, Math.max(1024, maxPayload - 4096));
       const runner = new AnalyticsRunner(config, log, nc, store, pipeline, sink, onFail);
