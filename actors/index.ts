@@ -1,4 +1,5 @@
-export { sessionMachine, acceptedEvents, toPhaseEvent } from './session-machine.js';
+export { sessionMachine, toPhaseEvent } from './session-machine.js';
+export { sessionTransitions, SessionTransitions } from './session-transitions.js';
 export type { SessionPhase, PhaseEvent } from './session-machine.js';
 export { openLedger, recordEvent, endsSession, sessionDeadline, emptyCounts, countsOf } from './session-ledger.js';
 export type { SessionLedger, SessionCounts } from './session-ledger.js';

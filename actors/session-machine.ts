@@ -6,9 +6,9 @@ import { setup } from 'xstate';
  * the host, which owns event time: XState's `after` timers are not restored from persisted
  * snapshots).
  *
- * Events are typed by the clickstream event type, so the definition itself says which events can
- * change a phase: a view while browsing has no transition here and costs no XState step at all
- * (see `acceptedEvents`). Per-event bookkeeping lives in the session ledger beside the machine.
+ * Events are typed by the clickstream event type. The machine is a pure function of (phase, event)
+ * — no context, guards or actions — so its transitions are remembered per pair
+ * (session-transitions.ts checks that). Per-event bookkeeping lives in the session ledger.
  */
 
 export type SessionPhase = 'idle' | 'browsing' | 'carting' | 'purchased';
@@ -60,11 +60,6 @@ export const sessionMachine = setup({
     },
   },
 });
-
-/** Per phase, the event types that have a transition: read once from the machine definition. */
-export const acceptedEvents: ReadonlyMap<string, ReadonlySet<string>> = new Map(
-  Object.entries(sessionMachine.states).map(([phase, node]) => [phase, new Set(node.ownEvents)]),
-);
 
 const PHASE_EVENTS = new Set(['view', 'cart', 'remove_from_cart', 'purchase']);
 

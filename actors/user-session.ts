@@ -1,5 +1,5 @@
-import { createActor, type Actor } from 'xstate';
-import { sessionMachine, acceptedEvents, toPhaseEvent, type SessionPhase } from './session-machine.js';
+import { toPhaseEvent, type PhaseEvent, type SessionPhase } from './session-machine.js';
+import { sessionTransitions } from './session-transitions.js';
 import { openLedger, recordEvent, endsSession, sessionDeadline, countsOf, type SessionLedger, type SessionCounts } from './session-ledger.js';
 import type { EventRef } from './event-ref.js';
 
@@ -22,22 +22,19 @@ export interface PersistedUserSession {
 }
 
 /**
- * One user's actor: the XState session machine plus the session ledger. Events that the machine's
- * definition cannot react to in the current phase skip XState entirely; the rest are sent to the
- * live actor. Time is never read from a clock: callers pass event times and deadlines.
+ * One user's session: the phase of the XState session machine plus the session ledger. The
+ * machine decides every phase change (through XState's pure transition, remembered per
+ * (phase, event): see session-transitions.ts); the ledger does the per-event bookkeeping. Time is
+ * never read from a clock: callers pass event times and deadlines.
  */
 export class UserSession {
-  private readonly actor: Actor<typeof sessionMachine>;
+  private current: SessionPhase;
   private ledger: SessionLedger | null;
-  /** Cached persisted XState snapshot; null after a transition until the next persist(). */
-  private persistedMachine: unknown | null;
   private outbox: SessionEmitted[] = [];
 
   private constructor(restored?: PersistedUserSession) {
-    this.actor = createActor(sessionMachine, restored ? { snapshot: restored.machine as never } : {});
-    this.actor.start();
+    this.current = restored ? sessionTransitions.phaseOf(restored.machine) : sessionTransitions.initial;
     this.ledger = restored?.ledger ?? null;
-    this.persistedMachine = restored?.machine ?? null;
   }
 
   static create(): UserSession {
@@ -54,7 +51,7 @@ export class UserSession {
   }
 
   get phase(): SessionPhase {
-    return this.actor.getSnapshot().value as SessionPhase;
+    return this.current;
   }
 
   /** Nothing open: the user costs nothing and can be forgotten. */
@@ -76,7 +73,7 @@ export class UserSession {
     if (this.ledger && endsSession(this.ledger, e)) this.endSession();
     this.ledger ??= openLedger(e);
     recordEvent(this.ledger, e);
-    this.step(toPhaseEvent(e.eventType));
+    this.step(toPhaseEvent(e.eventType).type);
     return this.outbox;
   }
 
@@ -89,24 +86,20 @@ export class UserSession {
   }
 
   persist(): PersistedUserSession {
-    this.persistedMachine ??= this.actor.getPersistedSnapshot();
-    return { machine: this.persistedMachine, ledger: this.ledger };
+    return { machine: sessionTransitions.persistedOf(this.current), ledger: this.ledger };
   }
 
-  stop(): void {
-    this.actor.stop();
-  }
+  /** Nothing to release: kept so hosts stop sessions the same way whatever a session holds. */
+  stop(): void {}
 
-  private step(event: ReturnType<typeof toPhaseEvent> | { type: 'SESSION_END' }): void {
-    if (!acceptedEvents.get(this.phase)?.has(event.type)) return;
-    this.actor.send(event);
-    this.persistedMachine = null;
+  private step(event: PhaseEvent['type']): void {
+    this.current = sessionTransitions.step(this.current, event);
   }
 
   private endSession(): void {
     const ledger = this.ledger!;
     const finalPhase = this.phase;
-    this.step({ type: 'SESSION_END' });
+    this.step('SESSION_END');
     this.outbox.push({
       type: 'session.summary',
       firstSeq: ledger.firstSeq,
