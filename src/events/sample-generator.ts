@@ -15,6 +15,12 @@ export interface SampleOptions {
   sessionsPerUser?: number;
   startTime?: number;
   spanMs?: number;
+  /**
+   * At most this many events per session (the first ones of its plan; the plan itself and every
+   * other draw are unchanged). Default: no limit. For scale runs that need many users, not many
+   * events each (bench/memory-scale.ts).
+   */
+  maxSessionEvents?: number;
 }
 
 export interface SampleRow {
@@ -310,12 +316,13 @@ function checkOption(name: string, value: number, min: number, integer = false):
 }
 
 export function* generateSample(opts: SampleOptions = {}): Generator<SampleRow> {
-  const { seed = 1, users = 200, sessionsPerUser = 2, startTime = Date.UTC(2019, 10, 1), spanMs = 6 * 3600_000 } = opts;
+  const { seed = 1, users = 200, sessionsPerUser = 2, startTime = Date.UTC(2019, 10, 1), spanMs = 6 * 3600_000, maxSessionEvents = Infinity } = opts;
   checkOption('seed', seed, -Infinity);
   checkOption('users', users, 0, true);
   checkOption('sessionsPerUser', sessionsPerUser, 0);
   checkOption('startTime', startTime, 0);
   checkOption('spanMs', spanMs, 0);
+  if (maxSessionEvents !== Infinity) checkOption('maxSessionEvents', maxSessionEvents, 1, true);
 
   // Fold the whole (possibly > 32-bit) seed into one word.
   const seedWord = ((Math.trunc(seed) >>> 0) ^ fmix32(Math.trunc(seed / 4294967296) >>> 0)) >>> 0;
@@ -335,6 +342,7 @@ export function* generateSample(opts: SampleOptions = {}): Generator<SampleRow> 
     const user = heap[0]!;
     if (user.events === null) {
       user.events = planSession(catalog, user, user.next);
+      if (user.events.length > maxSessionEvents) user.events.length = maxSessionEvents;
       user.sessionId = sessionUuid(seedWord, user.idx, user.session, user.rng);
       user.pos = 0;
     }
