@@ -54,6 +54,7 @@ import { generateSample } from '../src/events/sample-generator.js';
 import { sampleRowToEvent } from '../src/events/sources.js';
 import { loadPatternDir, type PatternSet } from '../src/cep/index.js';
 import { rulesBaselinePass, BASELINE_RULE_TYPES, type BaselineResult, type BaselineRuleId } from './rules-baseline.js';
+import { SUITE_OPTIONS, SUITE_USAGE, isSuite, runSuites } from './suites.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const PARTITIONS = 8;
@@ -75,13 +76,15 @@ const { values: opts } = parseArgs({
     /** Internal: the publisher child (keeps the ~0.5 GB sample out of the measured process). */
     'publish-to': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
+    /** --suite latency|memory|recovery|all and their options: bench/suites.ts (issue 7). */
+    ...SUITE_OPTIONS,
   },
   strict: true,
 });
 
 if (opts.help) {
   process.stdout.write(
-    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile] [--workers N=1]\n',
+    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile] [--workers N=1]\n' + SUITE_USAGE,
   );
   process.exit(0);
 }
@@ -1313,6 +1316,13 @@ if (opts['publish-to']) {
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+} else if (opts.suite !== 'throughput') {
+  // Issue 7's suites (bench/suites.ts), lent run.ts's publisher, RAW pass and memory measurements.
+  const helpers = { runPublisher, rawPass, partitionLastSeqs, measureLmdb, measureHeapPerActor, users: USERS, seed: SEED };
+  await (isSuite(opts.suite) ? runSuites(opts.suite, opts, helpers, gc, () => main(gc)) : Promise.reject(new Error(`--suite must be throughput, latency, memory, recovery or all; got ${opts.suite}`))).catch((e: unknown) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  });
 } else {
   await main(gc).catch((e: unknown) => {
     process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);

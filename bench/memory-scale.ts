@@ -1,0 +1,271 @@
+/**
+ * Issue 7, memory: the engine's RSS as the number of users seen grows (100k vs 1M vs 3M by
+ * default), with the live-actor cap at its default; heap per live actor; LMDB bytes per
+ * passivated (stored) user.
+ *
+ *   npm run bench -- --suite memory [--memory-users 100k,1M,3M] [--memory-sessions 1]
+ *                    [--memory-session-events 3] [--memory-span scaled|fixed] [--actors 20000] [--seed 1]
+ *
+ * Per size, on a fresh private nats-server: the seeded sample generator (src/events/sample-generator.ts)
+ * with `users` users, --memory-sessions sessions each (default 1) and each session cut to its first
+ * --memory-session-events events (the generator's maxSessionEvents; default 3, 0 = whole sessions):
+ * ~2.7 events per user (mostly views: a first view starts churn-risk's 7-day watch, three views of a
+ * category or product can still complete repeat-category or high-intent), so 3M users is ~8M events
+ * instead of the ~38M of the default 2 whole sessions per user. It is streamed straight into EVENTS
+ * (ack-windowed publish, no copy of the sample in memory). Event time spans 6 hours per
+ * 100k users by default (--memory-span scaled): users arrive at the same density as in the
+ * standard 100k-user sample, so what is open at any one event time (sessions, 30-minute pattern
+ * windows, the analytics' hourly windows) is the same at every size and only the users seen grow;
+ * --memory-span fixed keeps the generator's 6 hours (density grows with the size).
+ * Then run.ts's RAW pass over the stream (the raw rate beside it), then the engine in a child
+ * process (bench/engine-child.ts, the default config: live-actor cap 50,000, analytics on) from an
+ * empty data dir until every partition has applied its last message, sampling the child's RSS and
+ * heap every second; at catch-up a full GC in the child; then its graceful stop (final checkpoint)
+ * and the LMDB it leaves (run.ts's measureLmdb).
+ * Heap per live actor: run.ts's measurement (N actors x 3 views through PartitionProcessor +
+ * ActorHost, full GCs around it), in this process, once.
+ */
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { generateSample } from '../src/events/sample-generator.js';
+import { sampleRowToEvent } from '../src/events/sources.js';
+import { Subjects, partitionOf } from '../src/nats/index.js';
+import { loadPatternDir } from '../src/cep/index.js';
+import { loadConfig } from '../src/config/index.js';
+import {
+  AckedPublisher,
+  CpuSampler,
+  PARTITIONS,
+  describeEngineConfig,
+  engineEnv,
+  fmtInt,
+  fmtMiB,
+  fmtPct,
+  numberList,
+  positiveNumber,
+  progress,
+  spawnEngineChild,
+  startPrivateNats,
+  waitForStatus,
+  type ChildStatus,
+  type SuiteContext,
+} from './suite-common.js';
+
+export const MEMORY_OPTIONS = {
+  'memory-users': { type: 'string', default: '100k,1M,3M' },
+  'memory-sessions': { type: 'string', default: '1' },
+  'memory-session-events': { type: 'string', default: '3' },
+  'memory-span': { type: 'string', default: 'scaled' },
+} as const;
+
+const HOUR = 3600_000;
+
+export interface MemorySizeResult {
+  users: number;
+  events: number;
+  spanHours: number;
+  publish: { seconds: number; rate: number };
+  raw: { rate: number; seconds: number };
+  engine: { rate: number; seconds: number; startMs: number };
+  ratio: number;
+  /** Sampled every second during the engine pass: RSS (whole process) and main-thread heap. */
+  rssPeakBytes: number;
+  /** The kernel's peak RSS (VmHWM) for the engine process. */
+  hwmBytes: number;
+  rssAtCatchUpBytes: number;
+  heapUsedAtCatchUpBytes: number;
+  /** After two full GCs in the child at catch-up. */
+  rssAfterGcBytes: number;
+  heapAfterGcBytes: number;
+  externalAfterGcBytes: number;
+  /** process.memoryUsage() in the engine process at catch-up and after the GC (heap figures are its main thread's). */
+  memAtCatchUp: NodeJS.MemoryUsage;
+  memAfterGc: NodeJS.MemoryUsage;
+  /** Highest main-thread heapUsed seen in the status lines (garbage included). */
+  heapUsedPeakBytes: number;
+  /** Mean CPU of the engine process (% of one core) and of the whole machine (% of all cores busy) during the engine pass. */
+  cpu: { engine: number | null; machine: number | null };
+  liveActors: number;
+  evictions: number;
+  pendingTimers: number;
+  /** RSS when the engine had applied 10%, 20%, … 100% of the events (≈ users seen in proportion). */
+  rssCurve: Array<{ fraction: number; applied: number; rssBytes: number; heapUsedBytes: number; liveActors: number; pendingTimers: number }>;
+  lmdb: { actors: number; payloadBytesPerActor: number; pageBytesPerActor: number | null; fileBytes: number; fileBytesPerUser: number };
+  actions: number;
+}
+
+export interface MemoryResult {
+  settings: { sizes: number[]; sessionsPerUser: number; maxSessionEvents: number | null; span: 'scaled' | 'fixed'; seed: number; engine: Record<string, unknown> };
+  heapPerLiveActor: { bytes: number; actors: number; lmdbPayloadBytesPerActor: number; lmdbPageBytesPerActor: number | null };
+  sizes: MemorySizeResult[];
+}
+
+async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number, maxSessionEvents: number | null, span: 'scaled' | 'fixed'): Promise<MemorySizeResult> {
+  const dir = join(ctx.root, `memory-${users}`);
+  const nats = await startPrivateNats(join(dir, 'nats'), 'nudge-bench-memory');
+  try {
+    const spanMs = span === 'scaled' ? Math.round(6 * HOUR * (users / 100_000)) : 6 * HOUR;
+    progress(`memory ${fmtInt(users)} users: publishing the sample (${sessionsPerUser} session(s) per user${maxSessionEvents ? `, at most ${maxSessionEvents} events per session` : ''}, event time over ${(spanMs / HOUR).toFixed(0)} h)`);
+    const pub = new AckedPublisher(nats.nc);
+    const perPartition = new Array<number>(PARTITIONS).fill(0);
+    const t0 = performance.now();
+    let events = 0;
+    for (const r of generateSample({ users, seed: ctx.helpers.seed, sessionsPerUser, spanMs, ...(maxSessionEvents ? { maxSessionEvents } : {}) })) {
+      pub.publish(Subjects.event(r.event_type, r.user_id), JSON.stringify(sampleRowToEvent(r)));
+      perPartition[partitionOf(r.user_id, PARTITIONS)]!++;
+      events++;
+      if (events % 5_000 === 0) await pub.waitInFlight(20_000);
+      if (events % 1_000_000 === 0) progress(`  published ${fmtInt(events)} (${fmtInt(events / ((performance.now() - t0) / 1000))}/s)`);
+    }
+    await pub.waitInFlight(0);
+    pub.close();
+    if (pub.failed) throw new Error(`${pub.failed} events not stored: ${pub.lastError}`);
+    const pubSeconds = (performance.now() - t0) / 1000;
+    const lastSeq = await ctx.helpers.partitionLastSeqs(nats.jsm);
+    progress(`  ${fmtInt(events)} events (${(events / users).toFixed(2)} per user) in ${pubSeconds.toFixed(0)} s; raw pass`);
+
+    const raw = await ctx.helpers.rawPass(nats.url, lastSeq);
+    if (raw.messages !== events) throw new Error(`raw pass saw ${raw.messages} messages, ${events} published`);
+    progress(`  raw ${fmtInt(raw.rate)}/s (${(raw.ms / 1000).toFixed(1)} s); engine pass`);
+
+    const dataDir = join(dir, 'engine');
+    const engine = spawnEngineChild(engineEnv(nats.url, dataDir), { statusMs: 1_000 });
+    const te = performance.now();
+    let peak = 0;
+    let heapPeak = 0;
+    const sampler = new CpuSampler({ engine: engine.pid });
+    const curve: MemorySizeResult['rssCurve'] = [];
+    let nextFraction = 0.1;
+    const pending = (s: ChildStatus) => s.partitions.reduce((a, p) => a + p.pendingTimers, 0);
+    engine.onStatus = (s) => {
+      peak = Math.max(peak, s.mem.rss);
+      heapPeak = Math.max(heapPeak, s.mem.heapUsed);
+      while (s.applied >= nextFraction * events - 0.5 && nextFraction <= 1.0001) {
+        curve.push({ fraction: nextFraction, applied: s.applied, rssBytes: s.mem.rss, heapUsedBytes: s.mem.heapUsed, liveActors: s.liveActors, pendingTimers: pending(s) });
+        nextFraction = Math.round((nextFraction + 0.1) * 10) / 10;
+      }
+    };
+    try {
+      const started = await engine.started;
+      const caught = await waitForStatus(
+        engine,
+        'the engine to apply every partition',
+        (s) => s.partitions.length === PARTITIONS && s.partitions.every((p) => p.seq >= lastSeq[p.partition]!),
+        Math.max(600_000, (events / 1_000) * 1000),
+        (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))}`),
+      );
+      const ms = caught.at - te;
+      const atCatchUp = caught.s;
+      if (curve.length === 0 || curve[curve.length - 1]!.fraction < 1) {
+        curve.push({ fraction: 1, applied: atCatchUp.applied, rssBytes: atCatchUp.mem.rss, heapUsedBytes: atCatchUp.mem.heapUsed, liveActors: atCatchUp.liveActors, pendingTimers: pending(atCatchUp) });
+      }
+      const afterGc = await engine.gc();
+      const stopped = await engine.stop(180_000);
+      const lm = ctx.helpers.measureLmdb(dataDir);
+      const res: MemorySizeResult = {
+        users,
+        events,
+        spanHours: spanMs / HOUR,
+        publish: { seconds: pubSeconds, rate: events / pubSeconds },
+        raw: { rate: raw.rate, seconds: raw.ms / 1000 },
+        engine: { rate: atCatchUp.applied / (ms / 1000), seconds: ms / 1000, startMs: started.startMs },
+        ratio: atCatchUp.applied / (ms / 1000) / raw.rate,
+        rssPeakBytes: Math.max(peak, atCatchUp.mem.rss),
+        hwmBytes: Math.max(stopped?.hwm ?? 0, afterGc.status.hwm),
+        rssAtCatchUpBytes: atCatchUp.mem.rss,
+        heapUsedAtCatchUpBytes: atCatchUp.mem.heapUsed,
+        rssAfterGcBytes: afterGc.mem.rss,
+        heapAfterGcBytes: afterGc.mem.heapUsed,
+        externalAfterGcBytes: afterGc.mem.external,
+        memAtCatchUp: atCatchUp.mem,
+        memAfterGc: afterGc.mem,
+        heapUsedPeakBytes: heapPeak,
+        cpu: (() => {
+          const m = sampler.mean();
+          return { engine: m.procs.engine ?? null, machine: m.machine };
+        })(),
+        liveActors: atCatchUp.liveActors,
+        evictions: atCatchUp.evictions,
+        pendingTimers: pending(atCatchUp),
+        rssCurve: curve,
+        lmdb: {
+          actors: lm.actors,
+          payloadBytesPerActor: lm.actors ? lm.payloadBytes / lm.actors : 0,
+          pageBytesPerActor: lm.actors && lm.pageBytes !== null ? lm.pageBytes / lm.actors : null,
+          fileBytes: lm.fileBlockBytes,
+          fileBytesPerUser: lm.fileBlockBytes / users,
+        },
+        actions: atCatchUp.totals.actions,
+      };
+      progress(
+        `  engine ${fmtInt(res.engine.rate)}/s (${res.engine.seconds.toFixed(0)} s, ${fmtPct(res.ratio)} of raw); RSS peak ${fmtMiB(res.rssPeakBytes)} (kernel peak ${fmtMiB(res.hwmBytes)}), at catch-up ${fmtMiB(res.rssAtCatchUpBytes)}, after GC ${fmtMiB(res.rssAfterGcBytes)} (heap ${fmtMiB(res.heapAfterGcBytes)}); live actors ${fmtInt(res.liveActors)}, timers ${fmtInt(res.pendingTimers)}, LMDB ${fmtInt(lm.actors)} actors, ${fmtMiB(lm.fileBlockBytes)}`,
+      );
+      return res;
+    } finally {
+      sampler.stop();
+      await engine.kill();
+    }
+  } finally {
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runMemory(ctx: SuiteContext): Promise<MemoryResult> {
+  const o = ctx.opts;
+  const sizes = numberList('memory-users', o['memory-users']);
+  const sessionsPerUser = positiveNumber('memory-sessions', o['memory-sessions']);
+  const cap = Math.floor(Number(o['memory-session-events'] ?? 0));
+  const span = o['memory-span'] === 'fixed' ? 'fixed' : 'scaled';
+  if (o['memory-span'] !== undefined && o['memory-span'] !== 'fixed' && o['memory-span'] !== 'scaled') throw new Error(`--memory-span must be scaled or fixed, got ${String(o['memory-span'])}`);
+  const engineCfg = describeEngineConfig(engineEnv('nats://127.0.0.1:1', join(ctx.root, 'x')));
+  const actors = Math.floor(Number(o.actors ?? 20_000));
+  progress(`memory: heap per live actor (${fmtInt(actors)} actors x 3 views, run.ts's measurement)`);
+  const patterns = loadPatternDir(loadConfig({ dataDir: join(ctx.root, 'x') }).patternsDir).set;
+  const heap = await ctx.helpers.measureHeapPerActor(ctx.gc, actors, join(ctx.root, 'memory-heap-lmdb'), patterns);
+  progress(`  ${fmtInt(heap.bytesPerActor)} bytes per live actor`);
+  const results: MemorySizeResult[] = [];
+  for (const users of sizes) results.push(await oneSize(ctx, users, sessionsPerUser, cap > 0 ? cap : null, span));
+  return {
+    settings: { sizes, sessionsPerUser, maxSessionEvents: cap > 0 ? cap : null, span, seed: ctx.helpers.seed, engine: engineCfg },
+    heapPerLiveActor: {
+      bytes: heap.bytesPerActor,
+      actors: heap.actors,
+      lmdbPayloadBytesPerActor: heap.lmdb.payloadBytes / heap.lmdb.actors,
+      lmdbPageBytesPerActor: heap.lmdb.pageBytes !== null ? heap.lmdb.pageBytes / heap.lmdb.actors : null,
+    },
+    sizes: results,
+  };
+}
+
+export function renderMemory(r: MemoryResult): string {
+  const L: string[] = [];
+  L.push('Memory scale (issue 7): the engine process as the users seen grow', '');
+  L.push(`sample: ${r.settings.sessionsPerUser} session(s) per user${r.settings.maxSessionEvents ? `, <= ${r.settings.maxSessionEvents} events per session` : ''}, event time span ${r.settings.span === 'scaled' ? '6 h per 100k users' : '6 h'}; engine ${JSON.stringify(r.settings.engine)}`);
+  L.push(`heap per live actor: ${fmtInt(r.heapPerLiveActor.bytes)} bytes (${fmtInt(r.heapPerLiveActor.actors)} actors x 3 views; stored: ${fmtInt(r.heapPerLiveActor.lmdbPayloadBytesPerActor)} key+value bytes, ${fmtInt(r.heapPerLiveActor.lmdbPageBytesPerActor ?? 0)} in pages)`, '');
+  const col = (s: string, w = 14) => s.padStart(w);
+  L.push(`${'users'.padEnd(12)}${col('events')}${col('raw ev/s')}${col('engine ev/s')}${col('engine/raw', 11)}${col('RSS peak')}${col('RSS end')}${col('RSS after GC')}${col('heap after GC')}${col('live actors')}${col('timers')}${col('LMDB actors')}${col('B/actor kv')}${col('B/actor pages')}${col('LMDB file')}`);
+  for (const s of r.sizes) {
+    L.push(
+      `${fmtInt(s.users).padEnd(12)}${col(fmtInt(s.events))}${col(fmtInt(s.raw.rate))}${col(fmtInt(s.engine.rate))}${col(fmtPct(s.ratio), 11)}${col(fmtMiB(s.rssPeakBytes))}${col(fmtMiB(s.rssAtCatchUpBytes))}${col(fmtMiB(s.rssAfterGcBytes))}${col(fmtMiB(s.heapAfterGcBytes))}${col(fmtInt(s.liveActors))}${col(fmtInt(s.pendingTimers))}${col(fmtInt(s.lmdb.actors))}${col(fmtInt(s.lmdb.payloadBytesPerActor))}${col(fmtInt(s.lmdb.pageBytesPerActor ?? 0))}${col(fmtMiB(s.lmdb.fileBytes))}`,
+    );
+  }
+  L.push('', 'engine process memory (main-thread V8 heap; RSS also holds the analytics thread, LMDB\'s mapped pages and what V8 keeps committed):');
+  for (const s of r.sizes) {
+    const a = s.memAtCatchUp;
+    const g = s.memAfterGc;
+    L.push(
+      `  ${fmtInt(s.users).padEnd(10)} at catch-up: rss ${fmtMiB(a.rss)}, heap used/total ${fmtMiB(a.heapUsed)}/${fmtMiB(a.heapTotal)}, external ${fmtMiB(a.external)} (array buffers ${fmtMiB(a.arrayBuffers)}); after GC: rss ${fmtMiB(g.rss)}, heap used/total ${fmtMiB(g.heapUsed)}/${fmtMiB(g.heapTotal)}; heap used peak ${fmtMiB(s.heapUsedPeakBytes)}; evictions ${fmtInt(s.evictions)}; CPU engine ${s.cpu.engine === null ? '-' : s.cpu.engine.toFixed(0)}%, machine ${s.cpu.machine === null ? '-' : s.cpu.machine.toFixed(0)}% busy`,
+    );
+  }
+  L.push('');
+  for (const s of r.sizes) {
+    L.push(`RSS by progress, ${fmtInt(s.users)} users: ${s.rssCurve.map((c) => `${Math.round(c.fraction * 100)}% ${fmtMiB(c.rssBytes)}`).join(', ')}`);
+  }
+  if (r.sizes.length >= 2) {
+    const a = r.sizes[0]!;
+    const b = r.sizes[r.sizes.length - 1]!;
+    L.push('', `RSS after GC ${fmtInt(b.users)} vs ${fmtInt(a.users)} users: ${(b.rssAfterGcBytes / a.rssAfterGcBytes).toFixed(2)}x (${fmtInt((b.rssAfterGcBytes - a.rssAfterGcBytes) / (b.users - a.users))} bytes per extra user); heap after GC ${(b.heapAfterGcBytes / a.heapAfterGcBytes).toFixed(2)}x (${fmtInt((b.heapAfterGcBytes - a.heapAfterGcBytes) / (b.users - a.users))} bytes per extra user)`);
+  }
+  return `${L.join('\n')}\n`;
+}
