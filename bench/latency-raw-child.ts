@@ -2,8 +2,9 @@
  * Internal child of bench/latency.ts: the RAW side of the latency comparison. In its own process,
  * as the engine is in its run: 8 ordered consumers of EVENTS on one connection (one per partition,
  * as run.ts's RAW pass), JSON.parse of each body, and the publish-to-consume latency of each
- * message from the publish stamp the load generator put in its eventId ("<id>:<epoch ms>").
- * Both processes read the same clock: performance.timeOrigin + performance.now().
+ * message from the publish stamp the load generator put in its eventId ("<id>:<ms>"). Both
+ * processes read the same clock: CLOCK_MONOTONIC through process.hrtime (performance.now() is
+ * relative to each process's own start, and timeOrigin is only good to about a millisecond).
  *
  *   node --import tsx bench/latency-raw-child.ts <natsUrl> <maxId>
  *
@@ -12,7 +13,7 @@
  */
 import { jetstream, DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import { connectNats, Streams, Subjects } from '../src/nats/index.js';
-import { summarise, PARTITIONS } from './suite-common.js';
+import { summarise, monoMs, PARTITIONS } from './suite-common.js';
 
 const [url, maxIdArg] = process.argv.slice(2);
 if (!url || !maxIdArg) {
@@ -21,7 +22,6 @@ if (!url || !maxIdArg) {
 }
 const maxId = Number(maxIdArg);
 const write = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
-const epochNow = () => performance.timeOrigin + performance.now();
 
 /** Latency (ms) by publish id; NaN = not consumed (yet). */
 const latency = new Float64Array(maxId + 1).fill(NaN);
@@ -36,7 +36,7 @@ for (let p = 0; p < PARTITIONS; p++) {
   running.push(
     await consumer.consume({
       callback: (m) => {
-        const at = epochNow();
+        const at = monoMs();
         const body = JSON.parse(m.string()) as { eventId?: string };
         consumed++;
         const id = body.eventId;

@@ -8,9 +8,9 @@
  * Load: an open-loop generator in this process publishes at a fixed rate on a timer schedule (every
  * ~1 ms it sends what the schedule says is due, never waiting for anything), core publish with a
  * reply inbox so JetStream's ack tells it each message's stream sequence (bench/suite-common.ts
- * AckedPublisher). Each body carries its publish stamp in eventId ("<id>:<epoch ms>", a field the
- * event contract allows and the engine ignores) and event time = the wall clock at publish, as a
- * live shop would send. The events are shopping sessions (bench/latency.ts LoadGenerator): N
+ * AckedPublisher). Each body carries its publish stamp in eventId ("<id>:<ms>", a field the event
+ * contract allows and the engine ignores; ms on CLOCK_MONOTONIC, process.hrtime, which every process
+ * on the machine reads alike) and event time = the wall clock at publish, as a live shop would send. The events are shopping sessions (bench/latency.ts LoadGenerator): N
  * concurrent sessions of 2-7 views of one category's popular products, then a cart (60%) and a
  * purchase of it (half of those); a finished session is replaced by a new user, so the user count
  * grows all run long, as on a live site.
@@ -53,6 +53,7 @@ import {
   fmtMs,
   fmtPct,
   fmtX,
+  monoMs,
   CpuSampler,
   killOnAbort,
   median,
@@ -276,7 +277,8 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
   const stamps = new Float64Array(total + 1);
   const idOfSeq = new Map<number, number>();
   const isCart = new Uint8Array(total + 1);
-  const epochNow = () => performance.timeOrigin + performance.now();
+  /** Wall clock at publish (the event's eventTime), to split the latency at the action's emittedAt. */
+  const wallStamps = new Float64Array(total + 1);
   const gen = new LoadGenerator(st.seed + n, st.sessions, 700_000_000 + n * 10_000_000);
 
   let consumed = 0;
@@ -304,7 +306,7 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
       cleanups.push(() => sub.close().catch(() => undefined));
       sub.subscribe('actions.>', {
         callback: (_e, m) => {
-          const at = epochNow();
+          const at = monoMs();
           const a = JSON.parse(m.string()) as { actionId: string; type: string; timeout?: boolean; emittedAt: number };
           if (a.timeout) {
             timeouts++;
@@ -351,9 +353,11 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
         const ev = gen.next();
         const id = sent + 1;
         if (ev.type === 'cart') isCart[id] = 1;
-        const t = epochNow();
+        const t = monoMs();
+        const wall = Date.now();
         stamps[id] = t;
-        const body = `{"eventId":"${id}:${t.toFixed(3)}","eventTime":${Math.floor(t)}${ev.rest}`;
+        wallStamps[id] = wall;
+        const body = `{"eventId":"${id}:${t.toFixed(4)}","eventTime":${wall}${ev.rest}`;
         pub.publish(ev.subject, body);
         lag[sent] = performance.now() - (publishStart + id * msPerMsg);
         sent = id;
@@ -376,7 +380,7 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
         drained = true;
         break;
       }
-      if (performance.now() - drainStart > Math.min(drainLimit, 240_000)) break;
+      if (performance.now() - drainStart > Math.min(drainLimit, 120_000)) break;
       await sleep(20);
     }
     const drainMs = performance.now() - drainStart;
@@ -430,9 +434,10 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
       for (const a of actionArrivals) {
         const id = idOfSeq.get(a.seq);
         if (id === undefined || id <= warmupCount) continue;
-        xs.push(a.at - stamps[id]!);
-        toEmit.push(a.emittedAt - stamps[id]!);
-        emitToArrival.push(a.at - a.emittedAt);
+        const latency = a.at - stamps[id]!;
+        xs.push(latency);
+        toEmit.push(a.emittedAt - wallStamps[id]!);
+        emitToArrival.push(latency - (a.emittedAt - wallStamps[id]!));
         byType[a.type] = (byType[a.type] ?? 0) + 1;
         triggering.add(id);
         if (a.type === 'latency_probe') probeActions++;

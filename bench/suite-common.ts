@@ -54,6 +54,11 @@ export function killOnAbort(kill: () => void, exited: Promise<unknown>): void {
   void exited.finally(() => onAbort.delete(kill));
 }
 
+/** ms on CLOCK_MONOTONIC (process.hrtime): one clock for every process on the machine, sub-microsecond. */
+export const monoMs = (): number => {
+  const [sec, ns] = process.hrtime();
+  return sec * 1e3 + ns / 1e6;
+};
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const fmtInt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : String(n));
