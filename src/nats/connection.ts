@@ -1,6 +1,14 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 
+/**
+ * `expires` of the engine's pull consumers (nats.js default 30 s). After a nats-server restart,
+ * nats.js 3.4 recreates an ordered consumer but pulls nothing while its old pull still counts as
+ * pending, until two idle heartbeats (expires / 2 each) are missed: with the default that stalled
+ * every partition of a busy engine ~45 s; with 5 s, ~6 s.
+ */
+export const CONSUME_EXPIRES_MS = 5_000;
+
 export class NatsSetupError extends Error {
   constructor(
     readonly code: 'NATS_UNREACHABLE' | 'JETSTREAM_DISABLED' | 'MAPPING_MISSING' | 'MAPPING_MISMATCH',

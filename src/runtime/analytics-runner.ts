@@ -6,7 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
-import { connectNats, Streams, Subjects } from '../nats/index.js';
+import { connectNats, Streams, Subjects, CONSUME_EXPIRES_MS } from '../nats/index.js';
 import { OutputSink } from './output-sink.js';
 import { AnalyticsPipeline, type AnalyticsCounters, type AnalyticsState } from './analytics-pipeline.js';
 import type { Output } from './partition-processor.js';
@@ -178,7 +178,7 @@ export class AnalyticsRunner implements AnalyticsHandle {
       filter_subjects: Subjects.eventsStreamSubjects[0],
       ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
-    this.messages = await consumer.consume({ callback: (m) => this.onMessage(m) });
+    this.messages = await consumer.consume({ callback: (m) => this.onMessage(m), expires: CONSUME_EXPIRES_MS });
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
     this.log.info({ from: from + 1, store: analyticsStorePath(this.config.dataDir), jobs: this.pipeline.jobs.map((j) => j.name) }, 'analytics started');
   }

@@ -3,7 +3,7 @@ import { jetstream, DeliverPolicy, type JetStreamClient, type ConsumerMessages, 
 import { ownedPartitionList, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { startInspectService, type InspectService } from '../service/index.js';
-import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, Streams, Subjects } from '../nats/index.js';
+import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, Streams, Subjects, CONSUME_EXPIRES_MS } from '../nats/index.js';
 import { openCheckpointStore, type CheckpointStore, type PartitionCheckpoint } from '../store/index.js';
 import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type Output } from './partition-processor.js';
@@ -148,7 +148,7 @@ export class Engine {
       filter_subjects: Subjects.partitionFilter(p),
       ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
-    lane.messages = await consumer.consume({ callback: (m) => this.onMessage(lane, m) });
+    lane.messages = await consumer.consume({ callback: (m) => this.onMessage(lane, m), expires: CONSUME_EXPIRES_MS });
   }
 
   private onMessage(lane: Lane, m: JsMsg): void {
