@@ -1,0 +1,182 @@
+/**
+ * Backpressure: events published with JetStream acks as fast as this process can for N seconds,
+ * into a `nudge run` that applies them more slowly. Nothing may be lost (every acknowledged event
+ * applied once, checkpointed, and read by the analytics), the engine's RSS must stay under a bound
+ * while its lag grows, and the lag must drain once publishing stops.
+ */
+import { rmSync } from 'node:fs';
+import { jetstream } from '@nats-io/jetstream';
+import { tempDir } from '../test/support/harness.js';
+import { partitionOf } from '../src/nats/index.js';
+import { ChaosServer, startEngine, alive, engineProgress, caughtUp, rssBytes, waitUntil, log, sleep, PARTITIONS } from './chaos-nats.js';
+import { sampleItems, prepareStreams } from './chaos-publish.js';
+import { check, fmtInt, fmtMiB, fmtSec, table, type Check, type Row } from './chaos-report.js';
+
+export interface BackpressureOptions {
+  seconds: number;
+  seed: number;
+  /** Pass/fail bound on the engine process's peak RSS. */
+  rssLimitBytes: number;
+  /** Users of the generated stream (its events are published in order; a second pass uses the next seed). */
+  users: number;
+}
+
+export interface BackpressureResult {
+  seconds: number;
+  published: number;
+  publishRate: number;
+  /** Events applied by the end of the burst, and their rate over it. */
+  appliedInBurst: number;
+  applyRateInBurst: number;
+  lagAtBurstEnd: number;
+  lagPeak: number;
+  rssStartBytes: number;
+  rssMidBurstBytes: number;
+  rssBurstEndBytes: number;
+  rssPeakBytes: number;
+  rssAfterDrainBytes: number;
+  rssLimitBytes: number;
+  drainMs: number;
+  /** Until the checkpoints and the analytics covered the whole stream too. */
+  settleMs: number;
+  applied: number;
+  dlq: number;
+  samples: number;
+  checks: Check[];
+}
+
+export async function runBackpressure(o: BackpressureOptions): Promise<BackpressureResult> {
+  const server = await ChaosServer.start('backpressure');
+  const dataDir = tempDir('chaos-backpressure');
+  let life: Awaited<ReturnType<typeof startEngine>> | undefined;
+  try {
+    await prepareStreams(server.nc);
+    life = await startEngine({ NATS_URL: server.url, NUDGE_DATA_DIR: dataDir });
+    const pid = life.pid;
+    const rssStart = rssBytes(pid);
+    let published = 0;
+    let rssPeak = rssStart;
+    let lagPeak = 0;
+    let lastApplied = 0;
+    let samples = 0;
+    let sampling = false;
+    const lastSeqs = new Array<number>(PARTITIONS).fill(0);
+    const sample = async () => {
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+      if (sampling) return;
+      sampling = true;
+      try {
+        const p = await engineProgress(server.nc, 1_000);
+        if (p) {
+          samples++;
+          lastApplied = p.events;
+          lagPeak = Math.max(lagPeak, published - p.events);
+        }
+      } finally {
+        sampling = false;
+      }
+    };
+    const sampler = setInterval(() => void sample(), 250);
+
+    log(`backpressure: publishing with acks as fast as possible for ${o.seconds} s`);
+    const js = jetstream(server.nc);
+    const t0 = Date.now();
+    const until = t0 + o.seconds * 1000;
+    let rssMid = 0;
+    let pass = 0;
+    outer: for (;;) {
+      let batch: Promise<void>[] = [];
+      for (const it of sampleItems(o.users, o.seed + pass)) {
+        const user = it.subject.slice(it.subject.lastIndexOf('.') + 1);
+        const p = partitionOf(user, PARTITIONS);
+        batch.push(
+          js.publish(it.subject, it.body).then((ack) => {
+            published++;
+            if (ack.seq > lastSeqs[p]!) lastSeqs[p] = ack.seq;
+          }),
+        );
+        if (batch.length >= 1_000) {
+          await Promise.all(batch);
+          batch = [];
+          if (rssMid === 0 && Date.now() >= t0 + o.seconds * 500) rssMid = rssBytes(pid);
+          if (Date.now() >= until) break outer;
+        }
+      }
+      await Promise.all(batch);
+      pass++;
+    }
+    const burstMs = Date.now() - t0;
+    await sample();
+    const appliedInBurst = lastApplied;
+    const lagAtBurstEnd = published - appliedInBurst;
+    const rssBurstEnd = rssBytes(pid);
+    log(`  published ${fmtInt(published)} in ${fmtSec(burstMs)}; the engine had applied ${fmtInt(appliedInBurst)} (lag ${fmtInt(lagAtBurstEnd)}, RSS ${fmtMiB(rssBurstEnd)})`);
+
+    const tDrain = Date.now();
+    const end = await waitUntil('the lag to drain', async () => {
+      if (!alive(life!.proc)) throw new Error(`engine exited (${life!.proc.child.exitCode ?? life!.proc.child.signalCode}) while draining:\n${life!.proc.stderr().slice(-3_000)}`);
+      await sample();
+      const p = await engineProgress(server.nc, 1_000);
+      return p && p.events >= published ? p : undefined;
+    }, Math.max(300_000, published * 2), 250);
+    const drainMs = Date.now() - tDrain;
+    await waitUntil('checkpoints and analytics to cover the stream', () => caughtUp(dataDir, lastSeqs, Math.max(...lastSeqs)), 300_000, 500);
+    const settleMs = Date.now() - tDrain;
+    clearInterval(sampler);
+    const rssAfterDrain = rssBytes(pid);
+    log(`  drained in ${fmtSec(drainMs)} (checkpointed, analytics caught up after ${fmtSec(settleMs)}); RSS peak ${fmtMiB(rssPeak)}`);
+    const exit = await life.proc.stop();
+
+    const publishRate = published / (burstMs / 1000);
+    const applyRateInBurst = appliedInBurst / (burstMs / 1000);
+    const checks: Check[] = [
+      check('published faster than the engine applied', publishRate > applyRateInBurst && lagAtBurstEnd > 0, `${fmtInt(publishRate)}/s published, ${fmtInt(applyRateInBurst)}/s applied during the burst`),
+      check('nothing lost: every acknowledged event applied once', end.events === published && end.dlq === 0, `${fmtInt(end.events)} applied of ${fmtInt(published)}, ${end.dlq} dead-lettered`),
+      check('checkpoints and analytics cover the whole stream', true, `after ${fmtSec(settleMs)}`),
+      check('memory bounded', rssPeak <= o.rssLimitBytes, `RSS peak ${fmtMiB(rssPeak)} <= ${fmtMiB(o.rssLimitBytes)} (lag peak ${fmtInt(lagPeak)} events)`),
+      check('lag drained', end.events - published === 0, `in ${fmtSec(drainMs)}`),
+      check('the engine ran throughout and stopped cleanly', exit === 0 && life.startedLines === 1, `${life.startedLines} start(s), exit ${exit}`),
+    ];
+    return {
+      seconds: burstMs / 1000,
+      published,
+      publishRate,
+      appliedInBurst,
+      applyRateInBurst,
+      lagAtBurstEnd,
+      lagPeak: Math.max(lagPeak, lagAtBurstEnd),
+      rssStartBytes: rssStart,
+      rssMidBurstBytes: rssMid,
+      rssBurstEndBytes: rssBurstEnd,
+      rssPeakBytes: rssPeak,
+      rssAfterDrainBytes: rssAfterDrain,
+      rssLimitBytes: o.rssLimitBytes,
+      drainMs,
+      settleMs,
+      applied: end.events,
+      dlq: end.dlq,
+      samples,
+      checks,
+    };
+  } finally {
+    if (life && alive(life.proc)) await life.proc.kill();
+    await server.stop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+    await sleep(0);
+  }
+}
+
+export function backpressureTable(r: BackpressureResult): string {
+  const rows: Row[] = [
+    ['burst', fmtSec(r.seconds * 1000)],
+    ['published (acked)', `${fmtInt(r.published)} (${fmtInt(r.publishRate)}/s)`],
+    ['applied during the burst', `${fmtInt(r.appliedInBurst)} (${fmtInt(r.applyRateInBurst)}/s)`],
+    ['lag at burst end / peak', `${fmtInt(r.lagAtBurstEnd)} / ${fmtInt(r.lagPeak)}`],
+    ['applied in the end / dead-lettered', `${fmtInt(r.applied)} / ${fmtInt(r.dlq)}`],
+    ['drain time (lag 0)', fmtSec(r.drainMs)],
+    ['until checkpointed and analytics caught up', fmtSec(r.settleMs)],
+    ['engine RSS: start / mid-burst / burst end / after drain', `${fmtMiB(r.rssStartBytes)} / ${fmtMiB(r.rssMidBurstBytes)} / ${fmtMiB(r.rssBurstEndBytes)} / ${fmtMiB(r.rssAfterDrainBytes)}`],
+    ['engine RSS peak (limit)', `${fmtMiB(r.rssPeakBytes)} (${fmtMiB(r.rssLimitBytes)})`],
+  ];
+  return table('Backpressure: publishing faster than the engine applies', rows);
+}
