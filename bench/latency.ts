@@ -216,7 +216,10 @@ export interface LoadRunResult {
   missing: number;
   backlog: { slopePerS: number; maxSecondHalf: number; atPublishEnd: number };
   drainMs: number;
+  /** False: the drain gave up (the latency figures are then lower bounds: the slowest never arrived). */
   drained: boolean;
+  /** Events the consumer applied per second over the measured window (= the offered rate when it keeps up). */
+  consumerRate: number;
   sustainable: boolean;
   /** engine: actions per type seen on actions.> for measured events, events that completed one, carts published in the window. */
   actions?: {
@@ -282,7 +285,7 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
   const gen = new LoadGenerator(st.seed + n, st.sessions, 700_000_000 + n * 10_000_000);
 
   let consumed = 0;
-  const backlogSamples: Array<{ t: number; backlog: number; cpuMs?: number; loopMaxMs?: number }> = [];
+  const backlogSamples: Array<{ t: number; backlog: number; applied: number; cpuMs?: number; loopMaxMs?: number }> = [];
   let sent = 0;
   let publishStart = 0;
   let publishEnd = 0;
@@ -298,7 +301,7 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
   let raw: ReturnType<typeof spawnRawChild> | null = null;
   const onProgress = (count: number, cpuMs?: number, loopMaxMs?: number) => {
     consumed = count;
-    if (publishStart > 0 && publishEnd === 0) backlogSamples.push({ t: (performance.now() - publishStart) / 1000, backlog: sent - count, ...(cpuMs !== undefined ? { cpuMs, loopMaxMs } : {}) });
+    if (publishStart > 0 && publishEnd === 0) backlogSamples.push({ t: (performance.now() - publishStart) / 1000, backlog: sent - count, applied: count, ...(cpuMs !== undefined ? { cpuMs, loopMaxMs } : {}) });
   };
   try {
     if (mode === 'engine') {
@@ -363,29 +366,13 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
         sent = id;
       }
       await sleep(1);
+      if (engine && (engine.child.exitCode !== null || engine.child.signalCode !== null)) throw new Error(`the engine exited during the run: ${engine.stderr().slice(-2000)}`);
     }
     publishEnd = performance.now();
     const cpuMeans = cpu.mean(st.warmup, st.warmup + st.seconds);
     const measuredMs = publishEnd - (publishStart + warmupCount * msPerMsg);
     const achievedRate = (total - warmupCount) / (measuredMs / 1000);
     const lagSummary = summarise(lag.subarray(warmupCount));
-
-    // Drain: everything consumed (engine: and every output acknowledged), bounded.
-    const drainStart = performance.now();
-    const drainLimit = 60_000 + (sent - consumed) / Math.max(1, rate / 4) * 1000;
-    let drained = false;
-    for (;;) {
-      const outputsDone = mode === 'raw' || (engine?.latest !== null && engine!.latest!.outputsInFlight === 0 && engine!.latest!.applied >= total);
-      if (consumed >= total && outputsDone && pub.inFlight === 0) {
-        drained = true;
-        break;
-      }
-      if (performance.now() - drainStart > Math.min(drainLimit, 120_000)) break;
-      await sleep(20);
-    }
-    const drainMs = performance.now() - drainStart;
-    await sleep(mode === 'engine' ? 500 : 100); // the last actions' trip back
-    if (pub.failed) progress(`    warning: ${fmtInt(pub.failed)} publishes not stored (${pub.lastError})`);
 
     // Backlog over the measured window.
     const measured = backlogSamples.filter((b) => b.t >= st.warmup);
@@ -395,6 +382,29 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
       maxSecondHalf: half.reduce((a, b) => Math.max(a, b.backlog), 0),
       atPublishEnd: backlogSamples.length ? backlogSamples[backlogSamples.length - 1]!.backlog : NaN,
     };
+    const m0 = measured[0];
+    const m1 = measured[measured.length - 1];
+    const consumerRate = m0 && m1 && m1.t > m0.t ? (m1.applied - m0.applied) / (m1.t - m0.t) : NaN;
+    const clearlyBehind = backlog.slopePerS >= 0.05 * rate && backlog.maxSecondHalf >= 2 * rate;
+
+    // Drain: everything consumed (engine: and every output acknowledged), bounded; a consumer
+    // clearly behind gets 20 s only (its latency is a lower bound then: the rest never arrives).
+    const drainStart = performance.now();
+    const drainLimit = clearlyBehind ? 20_000 : 120_000;
+    let drained = false;
+    for (;;) {
+      if (engine && (engine.child.exitCode !== null || engine.child.signalCode !== null)) throw new Error(`the engine exited during the run: ${engine.stderr().slice(-2000)}`);
+      const outputsDone = mode === 'raw' || (engine?.latest !== null && engine!.latest!.outputsInFlight === 0 && engine!.latest!.applied >= total);
+      if (consumed >= total && outputsDone && pub.inFlight === 0) {
+        drained = true;
+        break;
+      }
+      if (performance.now() - drainStart > drainLimit) break;
+      await sleep(20);
+    }
+    const drainMs = performance.now() - drainStart;
+    await sleep(mode === 'engine' ? 500 : 100); // the last actions' trip back
+    if (pub.failed) progress(`    warning: ${fmtInt(pub.failed)} publishes not stored (${pub.lastError})`);
 
     let latency: LatencySummary;
     let missing = 0;
@@ -467,6 +477,7 @@ async function loadRun(mode: 'raw' | 'engine', rate: number, st: RunSettings): P
       backlog,
       drainMs,
       drained,
+      consumerRate,
       sustainable,
       series,
       cpu: cpuMeans,
@@ -548,6 +559,9 @@ export interface MedianFigures {
   p90: number;
   p99: number;
   max: number;
+  /** Some run gave up its drain: its slowest samples never arrived, so these are at least this. */
+  lowerBound: boolean;
+  consumerRate: number;
   achievedRate: number;
   /** Rounds in which the rate was sustainable, of all rounds. */
   sustainable: number;
@@ -562,15 +576,22 @@ export interface LatencyResult {
   budget: { rate: number; ratioP99: number | null; withinBudget: boolean | null };
 }
 
-const medianOf = (runs: LoadRunResult[]): MedianFigures => ({
-  p50: median(runs.map((r) => r.latency.p50)),
-  p90: median(runs.map((r) => r.latency.p90)),
-  p99: median(runs.map((r) => r.latency.p99)),
-  max: median(runs.map((r) => r.latency.max)),
-  achievedRate: median(runs.map((r) => r.achievedRate)),
-  sustainable: runs.filter((r) => r.sustainable).length,
-  rounds: runs.length,
-});
+/** Medians over the runs that have samples; with a run that did not drain, they are lower bounds (lowerBound). */
+const medianOf = (runs: LoadRunResult[]): MedianFigures => {
+  const withSamples = runs.filter((r) => r.latency.samples > 0);
+  const med = (f: (r: LoadRunResult) => number) => median(withSamples.map(f));
+  return {
+    p50: med((r) => r.latency.p50),
+    p90: med((r) => r.latency.p90),
+    p99: med((r) => r.latency.p99),
+    max: med((r) => r.latency.max),
+    lowerBound: runs.some((r) => !r.drained),
+    consumerRate: median(runs.map((r) => r.consumerRate)),
+    achievedRate: median(runs.map((r) => r.achievedRate)),
+    sustainable: runs.filter((r) => r.sustainable).length,
+    rounds: runs.length,
+  };
+};
 
 const describeRun = (r: LoadRunResult) =>
   `${r.mode.padEnd(6)} ${fmtInt(r.rate)}/s offered (${fmtInt(r.achievedRate)}/s achieved, publisher lag p99 ${fmtMs(r.publisherLagP99Ms)}): p50 ${fmtMs(r.latency.p50)}, p99 ${fmtMs(r.latency.p99)}, max ${fmtMs(r.latency.max)} over ${fmtInt(r.latency.samples)} samples; backlog slope ${fmtInt(r.backlog.slopePerS)}/s, max 2nd half ${fmtInt(r.backlog.maxSecondHalf)}; ${r.sustainable ? 'sustainable' : 'NOT sustainable'}${r.missing ? `, ${fmtInt(r.missing)} missing` : ''}`;
@@ -696,23 +717,26 @@ export function renderLatency(r: LatencyResult): string {
   L.push(`${r.settings.rounds} round(s) per rate, each ${r.settings.warmup} s warm-up + ${r.settings.seconds} s measured; ${fmtInt(r.settings.sessions)} concurrent sessions; engine ${JSON.stringify(r.settings.engine)}`);
   L.push(`patterns: ${r.settings.patterns.join(', ')}`, '');
   L.push('medians over the rounds:');
-  L.push(`${'offered ev/s'.padEnd(30)}${'side'.padEnd(8)}${'achieved'.padStart(10)}${'p50'.padStart(10)}${'p90'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'sustainable'.padStart(13)}`);
+  L.push(`${'offered ev/s'.padEnd(30)}${'side'.padEnd(8)}${'published/s'.padStart(12)}${'consumed/s'.padStart(12)}${'p50'.padStart(11)}${'p90'.padStart(11)}${'p99'.padStart(11)}${'max'.padStart(11)}${'sustainable'.padStart(13)}`);
+  const lat = (x: number, lb: boolean) => (Number.isNaN(x) ? '-' : `${lb ? '>=' : ''}${fmtMs(x)}`);
   for (const row of r.rows) {
     const line = (side: string, m: MedianFigures) =>
-      L.push(`${`${fmtInt(row.rate)} (${row.label})`.padEnd(30)}${side.padEnd(8)}${fmtInt(m.achievedRate).padStart(10)}${fmtMs(m.p50).padStart(10)}${fmtMs(m.p90).padStart(10)}${fmtMs(m.p99).padStart(10)}${fmtMs(m.max).padStart(10)}${`${m.sustainable}/${m.rounds}`.padStart(13)}`);
+      L.push(
+        `${`${fmtInt(row.rate)} (${row.label})`.padEnd(30)}${side.padEnd(8)}${fmtInt(m.achievedRate).padStart(12)}${fmtInt(m.consumerRate).padStart(12)}${lat(m.p50, m.lowerBound).padStart(11)}${lat(m.p90, m.lowerBound).padStart(11)}${lat(m.p99, m.lowerBound).padStart(11)}${lat(m.max, m.lowerBound).padStart(11)}${`${m.sustainable}/${m.rounds}`.padStart(13)}`,
+      );
     if (row.median.raw) line('raw', row.median.raw);
     line('engine', row.median.engine);
-    if (row.median.ratio) L.push(`${''.padEnd(30)}${'ratio'.padEnd(8)}${''.padStart(10)}${fmtX(row.median.ratio.p50).padStart(10)}${''.padStart(10)}${fmtX(row.median.ratio.p99).padStart(10)}${fmtX(row.median.ratio.max).padStart(10)}`);
+    if (row.median.ratio) L.push(`${''.padEnd(30)}${'ratio'.padEnd(8)}${''.padStart(24)}${fmtX(row.median.ratio.p50).padStart(11)}${''.padStart(11)}${fmtX(row.median.ratio.p99).padStart(11)}${fmtX(row.median.ratio.max).padStart(11)}`);
   }
   L.push('', 'each run:');
-  L.push(`${'offered ev/s'.padEnd(14)}${'side'.padEnd(8)}${'achieved'.padStart(10)}${'samples'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'slope/s'.padStart(10)}${'max backlog 2nd half'.padStart(22)}${'sustainable'.padStart(13)}   engine: publish->emitted p50/p99, emitted->arrived p50/p99`);
+  L.push(`${'offered ev/s'.padEnd(14)}${'side'.padEnd(8)}${'achieved'.padStart(10)}${'consumed/s'.padStart(12)}${'drained'.padStart(9)}${'samples'.padStart(10)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'slope/s'.padStart(10)}${'max backlog 2nd half'.padStart(22)}${'sustainable'.padStart(13)}   engine: publish->emitted p50/p99, emitted->arrived p50/p99`);
   const seen = new Set<LoadRunResult>();
   for (const row of r.rows) {
     for (const x of [...row.raw, ...row.engine]) {
       seen.add(x);
       const a = x.actions;
       L.push(
-        `${fmtInt(x.rate).padEnd(14)}${x.mode.padEnd(8)}${fmtInt(x.achievedRate).padStart(10)}${fmtInt(x.latency.samples).padStart(10)}${fmtMs(x.latency.p50).padStart(10)}${fmtMs(x.latency.p99).padStart(10)}${fmtMs(x.latency.max).padStart(10)}${fmtInt(x.backlog.slopePerS).padStart(10)}${fmtInt(x.backlog.maxSecondHalf).padStart(22)}${(x.sustainable ? 'yes' : 'NO').padStart(13)}${a ? `   ${fmtMs(a.publishToEmit.p50)}/${fmtMs(a.publishToEmit.p99)}, ${fmtMs(a.emitToArrival.p50)}/${fmtMs(a.emitToArrival.p99)}` : ''}`,
+        `${fmtInt(x.rate).padEnd(14)}${x.mode.padEnd(8)}${fmtInt(x.achievedRate).padStart(10)}${fmtInt(x.consumerRate).padStart(12)}${(x.drained ? 'yes' : 'NO').padStart(9)}${fmtInt(x.latency.samples).padStart(10)}${fmtMs(x.latency.p50).padStart(10)}${fmtMs(x.latency.p99).padStart(10)}${fmtMs(x.latency.max).padStart(10)}${fmtInt(x.backlog.slopePerS).padStart(10)}${fmtInt(x.backlog.maxSecondHalf).padStart(22)}${(x.sustainable ? 'yes' : 'NO').padStart(13)}${a ? `   ${fmtMs(a.publishToEmit.p50)}/${fmtMs(a.publishToEmit.p99)}, ${fmtMs(a.emitToArrival.p50)}/${fmtMs(a.emitToArrival.p99)}` : ''}`,
       );
     }
   }
