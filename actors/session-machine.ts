@@ -63,6 +63,10 @@ export const sessionMachine = setup({
 
 const PHASE_EVENTS = new Set(['view', 'cart', 'remove_from_cart', 'purchase']);
 
+export function phaseEventType(eventType: string): PhaseEvent['type'] {
+  return (PHASE_EVENTS.has(eventType) ? eventType : 'other') as PhaseEvent['type'];
+}
+
 export function toPhaseEvent(eventType: string): PhaseEvent {
-  return { type: (PHASE_EVENTS.has(eventType) ? eventType : 'other') as PhaseEvent['type'] } as PhaseEvent;
+  return { type: phaseEventType(eventType) } as PhaseEvent;
 }

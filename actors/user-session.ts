@@ -1,4 +1,4 @@
-import { toPhaseEvent, type PhaseEvent, type SessionPhase } from './session-machine.js';
+import { phaseEventType, type PhaseEvent, type SessionPhase } from './session-machine.js';
 import { sessionTransitions } from './session-transitions.js';
 import { openLedger, recordEvent, endsSession, sessionDeadline, countsOf, type SessionLedger, type SessionCounts } from './session-ledger.js';
 import type { EventRef } from './event-ref.js';
@@ -15,6 +15,8 @@ export interface SessionSummary extends SessionCounts {
 
 export type SessionEmitted = SessionSummary;
 
+const NONE: SessionEmitted[] = Object.freeze([]) as unknown as SessionEmitted[];
+
 /** The persisted form: the machine's XState snapshot beside the session ledger. JSON all through. */
 export interface PersistedUserSession {
   machine: unknown;
@@ -30,7 +32,8 @@ export interface PersistedUserSession {
 export class UserSession {
   private current: SessionPhase;
   private ledger: SessionLedger | null;
-  private outbox: SessionEmitted[] = [];
+  /** What the current call emitted; the shared empty list when nothing (most events). */
+  private outbox: SessionEmitted[] = NONE;
 
   private constructor(restored?: PersistedUserSession) {
     this.current = restored ? sessionTransitions.phaseOf(restored.machine) : sessionTransitions.initial;
@@ -69,17 +72,17 @@ export class UserSession {
   }
 
   event(e: EventRef): SessionEmitted[] {
-    this.outbox = [];
+    this.outbox = NONE;
     if (this.ledger && endsSession(this.ledger, e)) this.endSession();
     this.ledger ??= openLedger(e);
     recordEvent(this.ledger, e);
-    this.step(toPhaseEvent(e.eventType).type);
+    this.step(phaseEventType(e.eventType));
     return this.outbox;
   }
 
   /** The watermark passed `time`: ends the session if its deadline has come. */
   timeout(time: number): SessionEmitted[] {
-    this.outbox = [];
+    this.outbox = NONE;
     const deadline = this.deadline;
     if (deadline !== null && time >= deadline) this.endSession();
     return this.outbox;
@@ -100,6 +103,7 @@ export class UserSession {
     const ledger = this.ledger!;
     const finalPhase = this.phase;
     this.step('SESSION_END');
+    this.outbox = [];
     this.outbox.push({
       type: 'session.summary',
       firstSeq: ledger.firstSeq,

@@ -25,6 +25,12 @@ export interface PatternMatch {
 
 export type ActorEmitted = SessionSummary | PatternMatch;
 
+/** The shared empty result (never pushed to: emit allocates a list on the first item). */
+const NOTHING: ActorEmitted[] = [];
+Object.freeze(NOTHING);
+/** Scratch list for the matcher's completed matches: emptied by emit before the next pattern. */
+const MATCHES: Match[] = [];
+
 /** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. Stored as text by actor-codec.ts. */
 export interface PersistedActor {
   session?: PersistedUserSession;
@@ -86,11 +92,13 @@ export class UserActor {
   }
 
   event(e: EventRef, patterns: PatternSet, stats: ActorStats): ActorEmitted[] {
-    const out: ActorEmitted[] = [];
     this.session ??= UserSession.create();
-    for (const s of this.session.event(e)) out.push(s);
+    const ended = this.session.event(e);
+    // Most events emit nothing: a list is allocated only for the first thing emitted (a session's
+    // summary list is a fresh one, handed over).
+    let out: ActorEmitted[] = ended.length ? ended : NOTHING;
     this.dropEndedSession();
-    const matches: Match[] = [];
+    const matches = MATCHES;
     for (const p of patterns.forType(e.eventType)) {
       let state = this.cep[p.id];
       // A new version starts clean: partial matches of the old one are dropped, never mixed.
@@ -98,7 +106,7 @@ export class UserActor {
       const s = state ?? newPatternState(p.version);
       onEvent(p, s, e, matches, stats);
       if (s !== state && hasRuns(s)) this.cep[p.id] = s;
-      if (matches.length) this.emit(p, s, matches, out, stats);
+      if (matches.length) out = this.emit(p, s, matches, out, stats);
       else if (state && !hasRuns(state) && !state.caps) delete this.cep[p.id];
     }
     return out;
@@ -106,13 +114,17 @@ export class UserActor {
 
   /** Event time reached `time`: ends the session and settles pattern deadlines that are due. */
   timeout(time: number, patterns: PatternSet, stats: ActorStats): ActorEmitted[] {
-    const out: ActorEmitted[] = [];
+    let out: ActorEmitted[] = NOTHING;
     if (this.session) {
-      for (const s of this.session.timeout(time)) out.push(s);
+      const ended = this.session.timeout(time);
+      if (ended.length) out = ended;
       this.dropEndedSession();
     }
-    const matches: Match[] = [];
-    for (const id of Object.keys(this.cep).sort()) {
+    const matches = MATCHES;
+    // Id order, so a user's matches are numbered the same way in every run.
+    const ids = Object.keys(this.cep);
+    if (ids.length > 1) ids.sort();
+    for (const id of ids) {
       const p = patterns.get(id);
       const state = this.cep[id]!;
       if (!p || p.version !== state.v) {
@@ -120,7 +132,7 @@ export class UserActor {
         continue;
       }
       onTime(p, state, time, matches);
-      this.emit(p, state, matches, out, stats);
+      if (matches.length) out = this.emit(p, state, matches, out, stats);
       if (state.caps) expireCaps(p, state, time);
       if (!hasRuns(state) && !state.caps) delete this.cep[id];
     }
@@ -146,7 +158,8 @@ export class UserActor {
     this.session?.stop();
   }
 
-  private emit(p: CompiledPattern, state: PatternState, matches: Match[], out: ActorEmitted[], stats: ActorStats): void {
+  /** Turns the matches the caps admit into emitted items; returns `out`, allocated if it was NOTHING. */
+  private emit(p: CompiledPattern, state: PatternState, matches: Match[], out: ActorEmitted[], stats: ActorStats): ActorEmitted[] {
     for (const m of matches) {
       // Both caps must admit before either counts the action as sent.
       const capKey = p.action.cap ? this.capKeyOf(p, m) : null;
@@ -156,11 +169,13 @@ export class UserActor {
       }
       if (capKey !== null) ((state.caps ??= {})[capKey] ??= []).push(m.eventTime);
       if (p.action.typeCap) ((this.sent ??= {})[typeLedgerKey(p)] ??= []).push(m.eventTime);
+      if (out === NOTHING) out = [];
       out.push({ type: 'match', pattern: p, match: m });
     }
     matches.length = 0;
     if (hasRuns(state) || state.caps) this.cep[p.id] = state;
     else delete this.cep[p.id];
+    return out;
   }
 
   private capKeyOf(p: CompiledPattern, m: Match): string {
