@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
 import { tempDir } from '../test/support/harness.js';
 import { partitionOf } from '../src/nats/index.js';
-import { ChaosServer, startEngine, alive, engineProgress, caughtUp, rssBytes, waitUntil, log, sleep, PARTITIONS } from './chaos-nats.js';
+import { ChaosServer, startEngine, alive, engineProgress, caughtUp, memOf, waitUntil, log, sleep, PARTITIONS } from './chaos-nats.js';
 import { sampleItems, prepareStreams } from './chaos-publish.js';
 import { check, fmtInt, fmtMiB, fmtSec, table, type Check, type Row } from './chaos-report.js';
 
@@ -17,7 +17,12 @@ export interface BackpressureOptions {
   seed: number;
   /** Pass/fail bound on the engine process's peak RSS. */
   rssLimitBytes: number;
-  /** Users of the generated stream (its events are published in order; a second pass uses the next seed). */
+  /**
+   * Users of the generated stream. The sample (6 hours of event time) is published again and again,
+   * each pass 7 hours later in event time with the next seed, for as long as the burst lasts: the
+   * same users, so what the engine holds grows only with the state its patterns keep per user
+   * (e.g. churn-risk watches a week of event time), not with the number of users.
+   */
   users: number;
 }
 
@@ -30,12 +35,19 @@ export interface BackpressureResult {
   applyRateInBurst: number;
   lagAtBurstEnd: number;
   lagPeak: number;
+  users: number;
+  passes: number;
   rssStartBytes: number;
   rssMidBurstBytes: number;
   rssBurstEndBytes: number;
   rssPeakBytes: number;
   rssAfterDrainBytes: number;
   rssLimitBytes: number;
+  /** Anonymous memory (heaps) at mid-burst and at its end, and the lag at those moments. */
+  anonMidBurstBytes: number;
+  anonBurstEndBytes: number;
+  anonPeakBytes: number;
+  lagMidBurst: number;
   drainMs: number;
   /** Until the checkpoints and the analytics covered the whole stream too. */
   settleMs: number;
@@ -45,6 +57,9 @@ export interface BackpressureResult {
   checks: Check[];
 }
 
+const PASS_START = Date.UTC(2019, 10, 1);
+const PASS_MS = 7 * 3_600_000;
+
 export async function runBackpressure(o: BackpressureOptions): Promise<BackpressureResult> {
   const server = await ChaosServer.start('backpressure');
   const dataDir = tempDir('chaos-backpressure');
@@ -53,16 +68,19 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
     await prepareStreams(server.nc);
     life = await startEngine({ NATS_URL: server.url, NUDGE_DATA_DIR: dataDir });
     const pid = life.pid;
-    const rssStart = rssBytes(pid);
+    const rssStart = memOf(pid).rss;
     let published = 0;
     let rssPeak = rssStart;
+    let anonPeak = 0;
     let lagPeak = 0;
     let lastApplied = 0;
     let samples = 0;
     let sampling = false;
     const lastSeqs = new Array<number>(PARTITIONS).fill(0);
     const sample = async () => {
-      rssPeak = Math.max(rssPeak, rssBytes(pid));
+      const m = memOf(pid);
+      rssPeak = Math.max(rssPeak, m.rss);
+      anonPeak = Math.max(anonPeak, m.anon);
       if (sampling) return;
       sampling = true;
       try {
@@ -82,11 +100,12 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
     const js = jetstream(server.nc);
     const t0 = Date.now();
     const until = t0 + o.seconds * 1000;
-    let rssMid = 0;
+    let mid = { rss: 0, anon: 0 };
+    let lagMid = 0;
     let pass = 0;
     outer: for (;;) {
       let batch: Promise<void>[] = [];
-      for (const it of sampleItems(o.users, o.seed + pass)) {
+      for (const it of sampleItems(o.users, o.seed + pass, PASS_START + pass * PASS_MS)) {
         const user = it.subject.slice(it.subject.lastIndexOf('.') + 1);
         const p = partitionOf(user, PARTITIONS);
         batch.push(
@@ -98,7 +117,10 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
         if (batch.length >= 1_000) {
           await Promise.all(batch);
           batch = [];
-          if (rssMid === 0 && Date.now() >= t0 + o.seconds * 500) rssMid = rssBytes(pid);
+          if (mid.rss === 0 && Date.now() >= t0 + o.seconds * 500) {
+            mid = memOf(pid);
+            lagMid = published - lastApplied;
+          }
           if (Date.now() >= until) break outer;
         }
       }
@@ -109,8 +131,8 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
     await sample();
     const appliedInBurst = lastApplied;
     const lagAtBurstEnd = published - appliedInBurst;
-    const rssBurstEnd = rssBytes(pid);
-    log(`  published ${fmtInt(published)} in ${fmtSec(burstMs)}; the engine had applied ${fmtInt(appliedInBurst)} (lag ${fmtInt(lagAtBurstEnd)}, RSS ${fmtMiB(rssBurstEnd)})`);
+    const burstEnd = memOf(pid);
+    log(`  published ${fmtInt(published)} in ${fmtSec(burstMs)}; the engine had applied ${fmtInt(appliedInBurst)} (lag ${fmtInt(lagAtBurstEnd)}, RSS ${fmtMiB(burstEnd.rss)}, anonymous ${fmtMiB(burstEnd.anon)})`);
 
     const tDrain = Date.now();
     const end = await waitUntil('the lag to drain', async () => {
@@ -123,7 +145,7 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
     await waitUntil('checkpoints and analytics to cover the stream', () => caughtUp(dataDir, lastSeqs, Math.max(...lastSeqs)), 300_000, 500);
     const settleMs = Date.now() - tDrain;
     clearInterval(sampler);
-    const rssAfterDrain = rssBytes(pid);
+    const rssAfterDrain = memOf(pid).rss;
     log(`  drained in ${fmtSec(drainMs)} (checkpointed, analytics caught up after ${fmtSec(settleMs)}); RSS peak ${fmtMiB(rssPeak)}`);
     const exit = await life.proc.stop();
 
@@ -145,9 +167,15 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
       applyRateInBurst,
       lagAtBurstEnd,
       lagPeak: Math.max(lagPeak, lagAtBurstEnd),
+      users: o.users,
+      passes: pass + 1,
       rssStartBytes: rssStart,
-      rssMidBurstBytes: rssMid,
-      rssBurstEndBytes: rssBurstEnd,
+      rssMidBurstBytes: mid.rss,
+      rssBurstEndBytes: burstEnd.rss,
+      anonMidBurstBytes: mid.anon,
+      anonBurstEndBytes: burstEnd.anon,
+      anonPeakBytes: anonPeak,
+      lagMidBurst: lagMid,
       rssPeakBytes: rssPeak,
       rssAfterDrainBytes: rssAfterDrain,
       rssLimitBytes: o.rssLimitBytes,
@@ -169,13 +197,14 @@ export async function runBackpressure(o: BackpressureOptions): Promise<Backpress
 export function backpressureTable(r: BackpressureResult): string {
   const rows: Row[] = [
     ['burst', fmtSec(r.seconds * 1000)],
-    ['published (acked)', `${fmtInt(r.published)} (${fmtInt(r.publishRate)}/s)`],
+    ['published (acked)', `${fmtInt(r.published)} (${fmtInt(r.publishRate)}/s; ${fmtInt(r.users)} users, ${r.passes} pass(es) of the sample)`],
     ['applied during the burst', `${fmtInt(r.appliedInBurst)} (${fmtInt(r.applyRateInBurst)}/s)`],
-    ['lag at burst end / peak', `${fmtInt(r.lagAtBurstEnd)} / ${fmtInt(r.lagPeak)}`],
+    ['lag at mid-burst / burst end / peak', `${fmtInt(r.lagMidBurst)} / ${fmtInt(r.lagAtBurstEnd)} / ${fmtInt(r.lagPeak)}`],
     ['applied in the end / dead-lettered', `${fmtInt(r.applied)} / ${fmtInt(r.dlq)}`],
     ['drain time (lag 0)', fmtSec(r.drainMs)],
     ['until checkpointed and analytics caught up', fmtSec(r.settleMs)],
     ['engine RSS: start / mid-burst / burst end / after drain', `${fmtMiB(r.rssStartBytes)} / ${fmtMiB(r.rssMidBurstBytes)} / ${fmtMiB(r.rssBurstEndBytes)} / ${fmtMiB(r.rssAfterDrainBytes)}`],
+    ['engine anonymous memory: mid-burst / burst end / peak', `${fmtMiB(r.anonMidBurstBytes)} / ${fmtMiB(r.anonBurstEndBytes)} / ${fmtMiB(r.anonPeakBytes)}`],
     ['engine RSS peak (limit)', `${fmtMiB(r.rssPeakBytes)} (${fmtMiB(r.rssLimitBytes)})`],
   ];
   return table('Backpressure: publishing faster than the engine applies', rows);

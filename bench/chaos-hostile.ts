@@ -66,8 +66,8 @@ interface Item {
   kind?: HostileKind;
 }
 
-/** The reason's category: its text up to the first colon ("invalid JSON", "payload too large", …). */
-export const reasonCategory = (r: string) => r.split(':')[0]!.trim();
+/** The reason's category: its text up to the first colon or quoted value ("invalid JSON", "payload too large", …). */
+export const reasonCategory = (r: string) => r.split(/:| "/)[0]!.trim();
 
 async function publishAcked(nc: NatsConnection, items: Item[], onSeq: (item: Item, seq: number) => void): Promise<void> {
   const js = jetstream(nc);

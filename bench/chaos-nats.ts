@@ -9,6 +9,7 @@ import { startEmbeddedServer, type EmbeddedServer } from '../src/nats/index.js';
 import { Inspect } from '../src/nats/subjects.js';
 import type { PartitionStats, WorkerStats } from '../src/service/protocol.js';
 import { readAnalyticsCheckpoint } from '../src/runtime/analytics-runner.js';
+import { openCheckpointStore } from '../src/store/index.js';
 import { spawnEngine, engineStarted, tempDir, type EngineProcess } from '../test/support/harness.js';
 import { committedSeqs } from '../test/support/engine-runs.js';
 
@@ -109,15 +110,18 @@ export async function startEngine(env: Record<string, string>, mayDie = false, t
 
 export const alive = (p: EngineProcess) => p.child.exitCode === null && p.child.signalCode === null;
 
-/** Resident set of a process (all its threads), from /proc; 0 once it is gone. */
-export function rssBytes(pid: number): number {
+/** Resident set of a process (all its threads) and its anonymous part (heaps; not LMDB's mapped file pages), from /proc; 0 once it is gone. */
+export function memOf(pid: number): { rss: number; anon: number } {
   try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0 };
   }
 }
+
+export const rssBytes = (pid: number) => memOf(pid).rss;
 
 export interface Progress {
   /** Valid events applied, over all partitions (restored from the checkpoint at a restart). */
@@ -152,6 +156,18 @@ export async function engineProgress(nc: NatsConnection, maxWaitMs = 2_000, thre
     p.seqs[s.partition] = s.seq;
   }
   return p;
+}
+
+/** Events applied as of the worker's committed checkpoints (partition counters), read from its LMDB by this process. */
+export async function checkpointedEvents(dataDir: string): Promise<number> {
+  const store = openCheckpointStore(dataDir);
+  try {
+    let n = 0;
+    for (let p = 0; p < PARTITIONS; p++) n += store.loadPartition(p)?.counters.events ?? 0;
+    return n;
+  } finally {
+    await store.close();
+  }
 }
 
 /** Whether the worker's committed checkpoints cover every partition's `flushSeqs` and its analytics checkpoint covers `lastSeq`. */

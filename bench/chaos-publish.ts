@@ -20,8 +20,9 @@ export interface SampleItem {
   eventTime: number;
 }
 
-export function* sampleItems(users: number, seed: number): Generator<SampleItem> {
-  for (const r of generateSample({ users, seed })) {
+/** The sample's events as a shop publishes them; `startTime` moves the sample's 6 hours of event time (default 2019-11-01). */
+export function* sampleItems(users: number, seed: number, startTime?: number): Generator<SampleItem> {
+  for (const r of generateSample({ users, seed, ...(startTime !== undefined ? { startTime } : {}) })) {
     const e = sampleRowToEvent(r);
     yield { subject: Subjects.event(r.event_type, r.user_id), body: JSON.stringify(e), eventTime: parseEventTime(e.eventTime as string)! };
   }
