@@ -18,7 +18,7 @@ export interface Delivery {
 
 /**
  * One actor per user (session machine + pattern state, see user-actor.ts). Live actors sit in a
- * bounded LRU; evicted ones are passivated to their persisted form (JSON text) and rehydrated on
+ * bounded cache (second-chance eviction, close to LRU); evicted ones are passivated to their persisted form (JSON text) and rehydrated on
  * their next input. An actor holding nothing (no open session, no partial match, no cap) is
  * dropped and its row deleted: a quiet user costs no memory and no disk.
  *
@@ -26,7 +26,14 @@ export interface Delivery {
  * the offsets beside it: an evicted dirty actor waits in `passivated` until the next checkpoint.
  */
 export class ActorHost {
-  private readonly live = new Map<string, UserActor>();
+  /**
+   * Live actors in the order they were placed, each with the tick of its last use. Eviction is
+   * second-chance (CLOCK): the oldest placed actor is evicted unless it was used since it was
+   * placed, in which case it is placed again at the back. An access costs a counter store instead
+   * of a Map delete + set, and the order still depends only on the input.
+   */
+  private readonly live = new Map<string, LiveActor>();
+  private tick = 0;
   private readonly passivated = new Map<string, string | null>();
   private committing = new Map<string, string | null>();
   private readonly dirty = new Set<string>();
@@ -86,8 +93,8 @@ export class ActorHost {
 
   /** Persisted form of a user right now (live, passivated or stored), for inspection. */
   peek(userId: string): PersistedActor | null {
-    const actor = this.live.get(userId);
-    if (actor) return actor.persist();
+    const live = this.live.get(userId);
+    if (live) return live.actor.persist();
     const text = this.lookupPassivated(userId);
     return text ? decodeActor(text) : null;
   }
@@ -103,8 +110,8 @@ export class ActorHost {
   captureDirty(): Map<string, string | null> {
     const out = new Map<string, string | null>();
     for (const userId of this.dirty) {
-      const actor = this.live.get(userId);
-      out.set(userId, actor ? encodeActor(actor.persist()) : (this.passivated.get(userId) ?? null));
+      const live = this.live.get(userId);
+      out.set(userId, live ? encodeActor(live.actor.persist()) : (this.passivated.get(userId) ?? null));
     }
     this.dirty.clear();
     this.passivated.clear();
@@ -118,7 +125,7 @@ export class ActorHost {
   }
 
   stopAll(): void {
-    for (const actor of this.live.values()) actor.stop();
+    for (const l of this.live.values()) l.actor.stop();
     this.live.clear();
   }
 
@@ -129,25 +136,40 @@ export class ActorHost {
   }
 
   private activate(userId: string): UserActor {
-    let actor = this.live.get(userId);
-    if (actor) {
-      // Map order is the LRU order: re-insert on use.
-      this.live.delete(userId);
-      this.live.set(userId, actor);
-      return actor;
+    const known = this.live.get(userId);
+    if (known) {
+      known.usedAt = ++this.tick;
+      return known.actor;
     }
     const text = this.lookupPassivated(userId);
-    actor = text ? UserActor.restore(decodeActor(text)) : UserActor.create();
-    this.live.set(userId, actor);
-    if (this.live.size > this.liveCap) this.evictOldest();
+    const actor = text ? UserActor.restore(decodeActor(text)) : UserActor.create();
+    // Room first, so the actor being activated can never be the one evicted.
+    if (this.live.size >= this.liveCap) this.evictOldest();
+    const at = ++this.tick;
+    this.live.set(userId, { actor, placedAt: at, usedAt: at });
     return actor;
   }
 
   private evictOldest(): void {
-    const [userId, actor] = this.live.entries().next().value as [string, UserActor];
-    this.live.delete(userId);
-    if (this.dirty.has(userId)) this.passivated.set(userId, encodeActor(actor.persist()));
-    actor.stop();
-    this.evictions++;
+    for (;;) {
+      const [userId, l] = this.live.entries().next().value as [string, LiveActor];
+      this.live.delete(userId);
+      if (l.usedAt > l.placedAt) {
+        // Used since it was placed: a second chance at the back.
+        l.placedAt = l.usedAt = ++this.tick;
+        this.live.set(userId, l);
+        continue;
+      }
+      if (this.dirty.has(userId)) this.passivated.set(userId, encodeActor(l.actor.persist()));
+      l.actor.stop();
+      this.evictions++;
+      return;
+    }
   }
+}
+
+interface LiveActor {
+  actor: UserActor;
+  placedAt: number;
+  usedAt: number;
 }
