@@ -9,21 +9,27 @@
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { loadConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log/index.js';
 import { startEngine, type RunningEngine } from '../src/runtime/engine-pool.js';
 
 const write = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
-/** Peak resident set size so far (VmHWM), bytes; 0 where /proc is missing. */
-function hwm(): number {
+/**
+ * From /proc/self/status, bytes (0 where /proc is missing): the peak resident set (VmHWM), and the
+ * resident set split into anonymous memory (heaps, malloc) and file pages (LMDB's memory map, code).
+ */
+function procStatus(): { hwm: number; rssAnon: number; rssFile: number } {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    const text = readFileSync('/proc/self/status', 'utf8');
+    const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
+    return { hwm: kb('VmHWM'), rssAnon: kb('RssAnon'), rssFile: kb('RssFile') };
   } catch {
-    return 0;
+    return { hwm: 0, rssAnon: 0, rssFile: 0 };
   }
 }
+const hwm = () => procStatus().hwm;
 
 /** The main thread's event-loop delay since the previous status line (a stall shows here). */
 const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -49,7 +55,9 @@ function status(engine: RunningEngine) {
     outputsInFlight: st.outputsInFlight,
     analyticsSeq: st.analytics?.seq ?? null,
     mem: process.memoryUsage(),
-    hwm: hwm(),
+    ...procStatus(),
+    /** The main thread's V8 heap actually resident (committed and touched). */
+    heapPhysical: getHeapStatistics().total_physical_size,
     /** Process CPU time so far (every thread), ms. */
     cpuMs: (cpu.user + cpu.system) / 1000,
     loopDelayMaxMs,

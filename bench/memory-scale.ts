@@ -17,7 +17,9 @@
  * standard 100k-user sample, so what is open at any one event time (sessions, 30-minute pattern
  * windows, the analytics' hourly windows) is the same at every size and only the users seen grow;
  * --memory-span fixed keeps the generator's 6 hours (density grows with the size).
- * Then run.ts's RAW pass over the stream (the raw rate beside it), then the engine in a child
+ * Then a RAW pass over the stream (the raw rate beside it: run.ts's pass, with JetStream API requests
+ * allowed 120 s, since creating a filtered consumer on millions of messages outlasts the client's 5 s
+ * default on a loaded server: suite-common.ts rawPassPatient), then the engine in a child
  * process (bench/engine-child.ts, the default config: live-actor cap 50,000, analytics on) from an
  * empty data dir until every partition has applied its last message, sampling the child's RSS and
  * heap every second; at catch-up a full GC in the child; then its graceful stop (final checkpoint)
@@ -35,6 +37,7 @@ import { loadConfig } from '../src/config/index.js';
 import {
   AckedPublisher,
   CpuSampler,
+  rawPassPatient,
   PARTITIONS,
   describeEngineConfig,
   engineEnv,
@@ -81,6 +84,9 @@ export interface MemorySizeResult {
   /** process.memoryUsage() in the engine process at catch-up and after the GC (heap figures are its main thread's). */
   memAtCatchUp: NodeJS.MemoryUsage;
   memAfterGc: NodeJS.MemoryUsage;
+  /** The RSS split (from /proc: anonymous memory vs file pages, i.e. LMDB's map and code) and the main thread's resident V8 heap. */
+  procAtCatchUp: { rssAnon: number; rssFile: number; heapPhysical: number };
+  procAfterGc: { rssAnon: number; rssFile: number; heapPhysical: number };
   /** Highest main-thread heapUsed seen in the status lines (garbage included). */
   heapUsedPeakBytes: number;
   /** Mean CPU of the engine process (% of one core) and of the whole machine (% of all cores busy) during the engine pass. */
@@ -124,7 +130,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
     const lastSeq = await ctx.helpers.partitionLastSeqs(nats.jsm);
     progress(`  ${fmtInt(events)} events (${(events / users).toFixed(2)} per user) in ${pubSeconds.toFixed(0)} s; raw pass`);
 
-    const raw = await ctx.helpers.rawPass(nats.url, lastSeq);
+    const raw = await rawPassPatient(nats.url, lastSeq);
     if (raw.messages !== events) throw new Error(`raw pass saw ${raw.messages} messages, ${events} published`);
     progress(`  raw ${fmtInt(raw.rate)}/s (${(raw.ms / 1000).toFixed(1)} s); engine pass`);
 
@@ -179,6 +185,8 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         externalAfterGcBytes: afterGc.mem.external,
         memAtCatchUp: atCatchUp.mem,
         memAfterGc: afterGc.mem,
+        procAtCatchUp: { rssAnon: atCatchUp.rssAnon, rssFile: atCatchUp.rssFile, heapPhysical: atCatchUp.heapPhysical },
+        procAfterGc: { rssAnon: afterGc.status.rssAnon, rssFile: afterGc.status.rssFile, heapPhysical: afterGc.status.heapPhysical },
         heapUsedPeakBytes: heapPeak,
         cpu: (() => {
           const m = sampler.mean();
@@ -255,7 +263,7 @@ export function renderMemory(r: MemoryResult): string {
     const a = s.memAtCatchUp;
     const g = s.memAfterGc;
     L.push(
-      `  ${fmtInt(s.users).padEnd(10)} at catch-up: rss ${fmtMiB(a.rss)}, heap used/total ${fmtMiB(a.heapUsed)}/${fmtMiB(a.heapTotal)}, external ${fmtMiB(a.external)} (array buffers ${fmtMiB(a.arrayBuffers)}); after GC: rss ${fmtMiB(g.rss)}, heap used/total ${fmtMiB(g.heapUsed)}/${fmtMiB(g.heapTotal)}; heap used peak ${fmtMiB(s.heapUsedPeakBytes)}; evictions ${fmtInt(s.evictions)}; CPU engine ${s.cpu.engine === null ? '-' : s.cpu.engine.toFixed(0)}%, machine ${s.cpu.machine === null ? '-' : s.cpu.machine.toFixed(0)}% busy`,
+      `  ${fmtInt(s.users).padEnd(10)} at catch-up: rss ${fmtMiB(a.rss)} (anonymous ${fmtMiB(s.procAtCatchUp.rssAnon)}, file/LMDB map ${fmtMiB(s.procAtCatchUp.rssFile)}), heap used/total/resident ${fmtMiB(a.heapUsed)}/${fmtMiB(a.heapTotal)}/${fmtMiB(s.procAtCatchUp.heapPhysical)}, external ${fmtMiB(a.external)} (array buffers ${fmtMiB(a.arrayBuffers)}); after GC: rss ${fmtMiB(g.rss)} (anonymous ${fmtMiB(s.procAfterGc.rssAnon)}, file ${fmtMiB(s.procAfterGc.rssFile)}), heap used/total/resident ${fmtMiB(g.heapUsed)}/${fmtMiB(g.heapTotal)}/${fmtMiB(s.procAfterGc.heapPhysical)}; heap used peak ${fmtMiB(s.heapUsedPeakBytes)}; evictions ${fmtInt(s.evictions)}; CPU engine ${s.cpu.engine === null ? '-' : s.cpu.engine.toFixed(0)}%, machine ${s.cpu.machine === null ? '-' : s.cpu.machine.toFixed(0)}% busy`,
     );
   }
   L.push('');
