@@ -51,6 +51,7 @@ import {
   startPrivateNats,
   waitForStatus,
   type ChildStatus,
+  type EngineChild,
   type SuiteContext,
 } from './suite-common.js';
 
@@ -69,7 +70,9 @@ export interface MemorySizeResult {
   spanHours: number;
   publish: { seconds: number; rate: number };
   raw: { rate: number; seconds: number };
-  engine: { rate: number; seconds: number; startMs: number };
+  /** rate: applied / time from "started" to caught up (publishing ran during the first part); rateAfterPublishing: the rest, with the stream complete. */
+  engine: { rate: number; seconds: number; startMs: number; rateAfterPublishing: number; appliedAtPublishEnd: number };
+  /** engine rateAfterPublishing / raw. */
   ratio: number;
   /** Sampled every second during the engine pass: RSS (whole process) and main-thread heap. */
   rssPeakBytes: number;
@@ -111,71 +114,86 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
   const nats = await startPrivateNats(join(dir, 'nats'), 'nudge-bench-memory');
   try {
     const spanMs = span === 'scaled' ? Math.round(6 * HOUR * (users / 100_000)) : 6 * HOUR;
-    progress(`memory ${fmtInt(users)} users: publishing the sample (${sessionsPerUser} session(s) per user${maxSessionEvents ? `, at most ${maxSessionEvents} events per session` : ''}, event time over ${(spanMs / HOUR).toFixed(0)} h)`);
-    const pub = new AckedPublisher(nats.nc);
-    const perPartition = new Array<number>(PARTITIONS).fill(0);
-    const t0 = performance.now();
-    let events = 0;
-    for (const r of generateSample({ users, seed: ctx.helpers.seed, sessionsPerUser, spanMs, ...(maxSessionEvents ? { maxSessionEvents } : {}) })) {
-      pub.publish(Subjects.event(r.event_type, r.user_id), JSON.stringify(sampleRowToEvent(r)));
-      perPartition[partitionOf(r.user_id, PARTITIONS)]!++;
-      events++;
-      if (events % 5_000 === 0) await pub.waitInFlight(20_000);
-      if (events % 1_000_000 === 0) progress(`  published ${fmtInt(events)} (${fmtInt(events / ((performance.now() - t0) / 1000))}/s)`);
-    }
-    await pub.waitInFlight(0);
-    pub.close();
-    if (pub.failed) throw new Error(`${pub.failed} events not stored: ${pub.lastError}`);
-    const pubSeconds = (performance.now() - t0) / 1000;
-    const lastSeq = await ctx.helpers.partitionLastSeqs(nats.jsm);
-    progress(`  ${fmtInt(events)} events (${(events / users).toFixed(2)} per user) in ${pubSeconds.toFixed(0)} s; raw pass`);
-
-    const raw = await rawPassPatient(nats.url, lastSeq);
-    if (raw.messages !== events) throw new Error(`raw pass saw ${raw.messages} messages, ${events} published`);
-    progress(`  raw ${fmtInt(raw.rate)}/s (${(raw.ms / 1000).toFixed(1)} s); engine pass`);
-
+    // The engine first, on the empty stream: its consumers (and the analytics thread's) are created
+    // before there are millions of messages to count (see the header).
     const dataDir = join(dir, 'engine');
     const engine = spawnEngineChild(engineEnv(nats.url, dataDir), { statusMs: 1_000 });
     const te = performance.now();
     let peak = 0;
     let heapPeak = 0;
     const sampler = new CpuSampler({ engine: engine.pid });
-    const curve: MemorySizeResult['rssCurve'] = [];
-    let nextFraction = 0.1;
     const pending = (s: ChildStatus) => s.partitions.reduce((a, p) => a + p.pendingTimers, 0);
     engine.onStatus = (s) => {
       peak = Math.max(peak, s.mem.rss);
       heapPeak = Math.max(heapPeak, s.mem.heapUsed);
-      while (s.applied >= nextFraction * events - 0.5 && nextFraction <= 1.0001) {
-        curve.push({ fraction: nextFraction, applied: s.applied, rssBytes: s.mem.rss, heapUsedBytes: s.mem.heapUsed, liveActors: s.liveActors, pendingTimers: pending(s) });
-        nextFraction = Math.round((nextFraction + 0.1) * 10) / 10;
-      }
     };
+    let published = 0;
+    const stall = watchStall(engine, () => published, 180_000);
     try {
       const started = await engine.started;
-      const caught = await waitForStatus(
-        engine,
-        'the engine to apply every partition',
-        (s) => s.partitions.length === PARTITIONS && s.partitions.every((p) => p.seq >= lastSeq[p.partition]!),
-        Math.max(600_000, (events / 1_000) * 1000),
-        (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))}`),
-      );
-      const ms = caught.at - te;
+      progress(`memory ${fmtInt(users)} users: the engine started (${fmtInt(started.startMs)} ms); publishing the sample into it (${sessionsPerUser} session(s) per user${maxSessionEvents ? `, at most ${maxSessionEvents} events per session` : ''}, event time over ${(spanMs / HOUR).toFixed(0)} h)`);
+      const pub = new AckedPublisher(nats.nc);
+      const t0 = performance.now();
+      for (const r of generateSample({ users, seed: ctx.helpers.seed, sessionsPerUser, spanMs, ...(maxSessionEvents ? { maxSessionEvents } : {}) })) {
+        pub.publish(Subjects.event(r.event_type, r.user_id), JSON.stringify(sampleRowToEvent(r)));
+        published++;
+        if (published % 5_000 === 0) {
+          await Promise.race([pub.waitInFlight(20_000), stall.failed]);
+          if (published % 1_000_000 === 0) {
+            const st = engine.latest;
+            progress(`  published ${fmtInt(published)} (${fmtInt(published / ((performance.now() - t0) / 1000))}/s); engine ${fmtInt(st?.applied ?? 0)}, rss ${fmtMiB(st?.mem.rss ?? 0)}`);
+          }
+        }
+      }
+      await Promise.race([pub.waitInFlight(0), stall.failed]);
+      pub.close();
+      if (pub.failed) throw new Error(`${pub.failed} events not stored: ${pub.lastError}`);
+      const events = published;
+      const pubSeconds = (performance.now() - t0) / 1000;
+      const atPublishEnd = { at: performance.now(), applied: engine.latest?.applied ?? 0 };
+      const lastSeq = await ctx.helpers.partitionLastSeqs(nats.jsm);
+      progress(`  ${fmtInt(events)} events (${(events / users).toFixed(2)} per user) published in ${pubSeconds.toFixed(0)} s; the engine has applied ${fmtInt(atPublishEnd.applied)}`);
+
+      const caught = await Promise.race([
+        waitForStatus(
+          engine,
+          'the engine to apply every partition',
+          (s) => s.partitions.length === PARTITIONS && s.partitions.every((p) => p.seq >= lastSeq[p.partition]!),
+          Math.max(600_000, events * 2),
+          (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))}`),
+        ),
+        stall.failed,
+      ]);
+      stall.stop();
+      const ms = caught.at - started.at;
       const atCatchUp = caught.s;
-      if (curve.length === 0 || curve[curve.length - 1]!.fraction < 1) {
-        curve.push({ fraction: 1, applied: atCatchUp.applied, rssBytes: atCatchUp.mem.rss, heapUsedBytes: atCatchUp.mem.heapUsed, liveActors: atCatchUp.liveActors, pendingTimers: pending(atCatchUp) });
+      // RSS when the engine had applied 10%, 20%, ... of the events (users arrive at an even pace).
+      const curve: MemorySizeResult['rssCurve'] = [];
+      for (let f = 1; f <= 10; f++) {
+        const h = engine.history.find((x) => x.s.applied >= (f / 10) * events - 0.5)?.s ?? atCatchUp;
+        curve.push({ fraction: f / 10, applied: h.applied, rssBytes: h.mem.rss, heapUsedBytes: h.mem.heapUsed, liveActors: h.liveActors, pendingTimers: pending(h) });
       }
       const afterGc = await engine.gc();
       const stopped = await engine.stop(180_000);
+      sampler.stop();
       const lm = ctx.helpers.measureLmdb(dataDir);
+
+      progress('  raw pass over the same stream (the engine stopped)');
+      const raw = await rawPassPatient(nats.url, lastSeq);
+      // The stream also holds what the engine wrote into it (its pattern markers, idle watermark ticks).
+      if (raw.messages < events) throw new Error(`raw pass saw ${raw.messages} messages, ${events} published`);
+      progress(`  raw ${fmtInt(raw.rate)}/s (${(raw.ms / 1000).toFixed(1)} s, ${fmtInt(raw.messages)} messages: ${fmtInt(raw.messages - events)} written by the engine)`);
+      const engineRate = atCatchUp.applied / (ms / 1000);
+      const catchUpRate = (atCatchUp.applied - atPublishEnd.applied) / ((caught.at - atPublishEnd.at) / 1000);
+      const m = sampler.mean();
       const res: MemorySizeResult = {
         users,
         events,
         spanHours: spanMs / HOUR,
         publish: { seconds: pubSeconds, rate: events / pubSeconds },
         raw: { rate: raw.rate, seconds: raw.ms / 1000 },
-        engine: { rate: atCatchUp.applied / (ms / 1000), seconds: ms / 1000, startMs: started.startMs },
-        ratio: atCatchUp.applied / (ms / 1000) / raw.rate,
+        engine: { rate: engineRate, seconds: ms / 1000, startMs: started.startMs, rateAfterPublishing: catchUpRate, appliedAtPublishEnd: atPublishEnd.applied },
+        ratio: catchUpRate / raw.rate,
         rssPeakBytes: Math.max(peak, atCatchUp.mem.rss),
         hwmBytes: Math.max(stopped?.hwm ?? 0, afterGc.status.hwm),
         rssAtCatchUpBytes: atCatchUp.mem.rss,
@@ -188,10 +206,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         procAtCatchUp: { rssAnon: atCatchUp.rssAnon, rssFile: atCatchUp.rssFile, heapPhysical: atCatchUp.heapPhysical },
         procAfterGc: { rssAnon: afterGc.status.rssAnon, rssFile: afterGc.status.rssFile, heapPhysical: afterGc.status.heapPhysical },
         heapUsedPeakBytes: heapPeak,
-        cpu: (() => {
-          const m = sampler.mean();
-          return { engine: m.procs.engine ?? null, machine: m.machine };
-        })(),
+        cpu: { engine: m.procs.engine ?? null, machine: m.machine },
         liveActors: atCatchUp.liveActors,
         evictions: atCatchUp.evictions,
         pendingTimers: pending(atCatchUp),
@@ -206,10 +221,11 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         actions: atCatchUp.totals.actions,
       };
       progress(
-        `  engine ${fmtInt(res.engine.rate)}/s (${res.engine.seconds.toFixed(0)} s, ${fmtPct(res.ratio)} of raw); RSS peak ${fmtMiB(res.rssPeakBytes)} (kernel peak ${fmtMiB(res.hwmBytes)}), at catch-up ${fmtMiB(res.rssAtCatchUpBytes)}, after GC ${fmtMiB(res.rssAfterGcBytes)} (heap ${fmtMiB(res.heapAfterGcBytes)}); live actors ${fmtInt(res.liveActors)}, timers ${fmtInt(res.pendingTimers)}, LMDB ${fmtInt(lm.actors)} actors, ${fmtMiB(lm.fileBlockBytes)}`,
+        `  engine ${fmtInt(engineRate)}/s from start (${res.engine.seconds.toFixed(0)} s), ${fmtInt(catchUpRate)}/s after publishing (${fmtPct(res.ratio)} of raw); RSS peak ${fmtMiB(res.rssPeakBytes)} (kernel peak ${fmtMiB(res.hwmBytes)}), at catch-up ${fmtMiB(res.rssAtCatchUpBytes)}, after GC ${fmtMiB(res.rssAfterGcBytes)} (heap ${fmtMiB(res.heapAfterGcBytes)}); live actors ${fmtInt(res.liveActors)}, timers ${fmtInt(res.pendingTimers)}, LMDB ${fmtInt(lm.actors)} actors, ${fmtMiB(lm.fileBlockBytes)}`,
       );
       return res;
     } finally {
+      stall.stop();
       sampler.stop();
       await engine.kill();
     }
@@ -217,6 +233,35 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Rejects `failed` when the engine child has applied nothing new for `stallMs` while it is behind
+ * what was published, or has exited: an engine that stopped itself (its log says why) must not
+ * leave the suite waiting for hours.
+ */
+function watchStall(ec: EngineChild, target: () => number, stallMs: number): { failed: Promise<never>; stop(): void } {
+  let last = -1;
+  let since = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const failed = new Promise<never>((_, reject) => {
+    timer = setInterval(() => {
+      const st = ec.latest;
+      const applied = st?.applied ?? 0;
+      if (ec.child.exitCode !== null || ec.child.signalCode !== null) {
+        reject(new Error(`the engine exited (${ec.child.exitCode ?? ec.child.signalCode}): ${ec.stderr().slice(-3000)}`));
+        return;
+      }
+      if (applied !== last || applied >= target()) {
+        last = applied;
+        since = performance.now();
+      } else if (performance.now() - since > stallMs) {
+        reject(new Error(`the engine applied nothing for ${stallMs / 1000} s at ${fmtInt(applied)} of ${fmtInt(target())} published; its stderr: ${ec.stderr().slice(-3000)}`));
+      }
+    }, 1_000);
+  });
+  failed.catch(() => undefined);
+  return { failed, stop: () => clearInterval(timer) };
 }
 
 export async function runMemory(ctx: SuiteContext): Promise<MemoryResult> {
@@ -252,12 +297,13 @@ export function renderMemory(r: MemoryResult): string {
   L.push(`sample: ${r.settings.sessionsPerUser} session(s) per user${r.settings.maxSessionEvents ? `, <= ${r.settings.maxSessionEvents} events per session` : ''}, event time span ${r.settings.span === 'scaled' ? '6 h per 100k users' : '6 h'}; engine ${JSON.stringify(r.settings.engine)}`);
   L.push(`heap per live actor: ${fmtInt(r.heapPerLiveActor.bytes)} bytes (${fmtInt(r.heapPerLiveActor.actors)} actors x 3 views; stored: ${fmtInt(r.heapPerLiveActor.lmdbPayloadBytesPerActor)} key+value bytes, ${fmtInt(r.heapPerLiveActor.lmdbPageBytesPerActor ?? 0)} in pages)`, '');
   const col = (s: string, w = 14) => s.padStart(w);
-  L.push(`${'users'.padEnd(12)}${col('events')}${col('raw ev/s')}${col('engine ev/s')}${col('engine/raw', 11)}${col('RSS peak')}${col('RSS end')}${col('RSS after GC')}${col('heap after GC')}${col('live actors')}${col('timers')}${col('LMDB actors')}${col('B/actor kv')}${col('B/actor pages')}${col('LMDB file')}`);
+  L.push(`${'users'.padEnd(12)}${col('events')}${col('raw ev/s')}${col('engine ev/s*')}${col('engine/raw', 11)}${col('RSS peak')}${col('RSS end')}${col('RSS after GC')}${col('heap after GC')}${col('live actors')}${col('timers')}${col('LMDB actors')}${col('B/actor kv')}${col('B/actor pages')}${col('LMDB file')}`);
   for (const s of r.sizes) {
     L.push(
-      `${fmtInt(s.users).padEnd(12)}${col(fmtInt(s.events))}${col(fmtInt(s.raw.rate))}${col(fmtInt(s.engine.rate))}${col(fmtPct(s.ratio), 11)}${col(fmtMiB(s.rssPeakBytes))}${col(fmtMiB(s.rssAtCatchUpBytes))}${col(fmtMiB(s.rssAfterGcBytes))}${col(fmtMiB(s.heapAfterGcBytes))}${col(fmtInt(s.liveActors))}${col(fmtInt(s.pendingTimers))}${col(fmtInt(s.lmdb.actors))}${col(fmtInt(s.lmdb.payloadBytesPerActor))}${col(fmtInt(s.lmdb.pageBytesPerActor ?? 0))}${col(fmtMiB(s.lmdb.fileBytes))}`,
+      `${fmtInt(s.users).padEnd(12)}${col(fmtInt(s.events))}${col(fmtInt(s.raw.rate))}${col(fmtInt(s.engine.rateAfterPublishing))}${col(fmtPct(s.ratio), 11)}${col(fmtMiB(s.rssPeakBytes))}${col(fmtMiB(s.rssAtCatchUpBytes))}${col(fmtMiB(s.rssAfterGcBytes))}${col(fmtMiB(s.heapAfterGcBytes))}${col(fmtInt(s.liveActors))}${col(fmtInt(s.pendingTimers))}${col(fmtInt(s.lmdb.actors))}${col(fmtInt(s.lmdb.payloadBytesPerActor))}${col(fmtInt(s.lmdb.pageBytesPerActor ?? 0))}${col(fmtMiB(s.lmdb.fileBytes))}`,
     );
   }
+  L.push('(*: once publishing had ended; the engine consumed the sample as it was published, and the ratio is of this rate to raw)');
   L.push('', 'engine process memory (main-thread V8 heap; RSS also holds the analytics thread, LMDB\'s mapped pages and what V8 keeps committed):');
   for (const s of r.sizes) {
     const a = s.memAtCatchUp;
