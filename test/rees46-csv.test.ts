@@ -3,16 +3,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { splitCsvLine, rees46RowToEvent, readRees46Csv, REES46_COLUMNS, type CsvRow } from '../src/events/rees46-csv.js';
 import { eventSchema, describeIssues } from '../src/events/schema.js';
+import { SHARED_SAMPLE } from './support/shared-sample.js';
 
 const HEADER = REES46_COLUMNS.join(',');
 const ROW_1 = '2019-10-01 00:00:00 UTC,view,44600062,2103807459595387724,,shiseido,35.79,541312140,72d76fde-8bb3-4e00-8c23-a032dfed738c';
 const ROW_2 = '2019-10-01 00:00:01 UTC,cart,3900821,2053013552326770905,appliances.environment.water_heater,aqua,33.20,554748717,9333dfbd-b87a-4708-9857-6336556b0fcc';
 const CUT = '2019-10-01 00:00:02 UTC,view,17200506,2053013559792632471,furniture.living_room.sofa,,543.';
 
-const SAMPLE = fileURLToPath(new URL('../../shared/data/2019-Oct.csv', import.meta.url));
+const SAMPLE = SHARED_SAMPLE;
 
 const dir = mkdtempSync(join(tmpdir(), 'nudge-csv-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
