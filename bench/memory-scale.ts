@@ -278,17 +278,18 @@ export async function runMemory(ctx: SuiteContext): Promise<MemoryResult> {
   const heap = await ctx.helpers.measureHeapPerActor(ctx.gc, actors, join(ctx.root, 'memory-heap-lmdb'), patterns);
   progress(`  ${fmtInt(heap.bytesPerActor)} bytes per live actor`);
   const results: MemorySizeResult[] = [];
-  for (const users of sizes) results.push(await oneSize(ctx, users, sessionsPerUser, cap > 0 ? cap : null, span));
-  return {
-    settings: { sizes, sessionsPerUser, maxSessionEvents: cap > 0 ? cap : null, span, seed: ctx.helpers.seed, engine: engineCfg },
-    heapPerLiveActor: {
-      bytes: heap.bytesPerActor,
-      actors: heap.actors,
-      lmdbPayloadBytesPerActor: heap.lmdb.payloadBytes / heap.lmdb.actors,
-      lmdbPageBytesPerActor: heap.lmdb.pageBytes !== null ? heap.lmdb.pageBytes / heap.lmdb.actors : null,
-    },
-    sizes: results,
+  const settings = { sizes, sessionsPerUser, maxSessionEvents: cap > 0 ? cap : null, span, seed: ctx.helpers.seed, engine: engineCfg };
+  const heapFigures = {
+    bytes: heap.bytesPerActor,
+    actors: heap.actors,
+    lmdbPayloadBytesPerActor: heap.lmdb.payloadBytes / heap.lmdb.actors,
+    lmdbPageBytesPerActor: heap.lmdb.pageBytes !== null ? heap.lmdb.pageBytes / heap.lmdb.actors : null,
   };
+  for (const users of sizes) {
+    results.push(await oneSize(ctx, users, sessionsPerUser, cap > 0 ? cap : null, span));
+    ctx.partial({ settings, heapPerLiveActor: heapFigures, sizes: results });
+  }
+  return { settings, heapPerLiveActor: heapFigures, sizes: results };
 }
 
 export function renderMemory(r: MemoryResult): string {

@@ -41,6 +41,8 @@ export interface SuiteContext {
   opts: Record<string, string | boolean | undefined>;
   /** Where the suite keeps its servers' stores and data dirs; removed afterwards. */
   root: string;
+  /** What a long suite has so far (e.g. after each size): kept in <json-out>.<suite>.partial.json, so an interrupted run leaves its figures. */
+  partial(result: unknown): void;
 }
 
 // ------------------------------------------------------------------ small things

@@ -49,7 +49,11 @@ export async function runSuites(suite: Suite, opts: Record<string, string | bool
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      const ctx = { helpers, gc, opts, root };
+      const out = opts['json-out'];
+      const partial = (r: unknown) => {
+        if (typeof out === 'string') writeFileSync(out.replace(/(\.json)?$/, `.${s}.partial.json`), `${JSON.stringify(roundForJson({ suite: s, partial: true, ...(r as object) }), null, 2)}\n`);
+      };
+      const ctx = { helpers, gc, opts, root, partial };
       const t0 = performance.now();
       let result: unknown;
       let table: string;
@@ -68,7 +72,6 @@ export async function runSuites(suite: Suite, opts: Record<string, string | bool
       }
       progress(`${s} suite done in ${((performance.now() - t0) / 60_000).toFixed(1)} min`);
       const json = JSON.stringify(roundForJson({ suite: s, ...(result as object) }), null, 2);
-      const out = opts['json-out'];
       if (typeof out === 'string') writeFileSync(out.replace(/(\.json)?$/, `.${s}.json`), `${json}\n`);
       process.stdout.write(opts.json ? `${json}\n` : `${table}\n`);
     } finally {
