@@ -278,7 +278,7 @@ export async function runMemory(ctx: SuiteContext): Promise<MemoryResult> {
   const heap = await ctx.helpers.measureHeapPerActor(ctx.gc, actors, join(ctx.root, 'memory-heap-lmdb'), patterns);
   progress(`  ${fmtInt(heap.bytesPerActor)} bytes per live actor`);
   const results: MemorySizeResult[] = [];
-  const settings = { sizes, sessionsPerUser, maxSessionEvents: cap > 0 ? cap : null, span, seed: ctx.helpers.seed, engine: engineCfg };
+  const settings: MemoryResult['settings'] = { sizes, sessionsPerUser, maxSessionEvents: cap > 0 ? cap : null, span, seed: ctx.helpers.seed, engine: engineCfg };
   const heapFigures = {
     bytes: heap.bytesPerActor,
     actors: heap.actors,
