@@ -478,11 +478,18 @@ describe('persisted snapshots', () => {
     );
   });
 
+  /**
+   * What was emitted, without the snapshot codec's text caches on runs and events (whether they
+   * are filled depends on whether the actor happened to be encoded, not on what it decided).
+   */
+  const CODEC_CACHES = new Set(['codecText', 'xe', 'xt', 'p']);
+  const observable = (emitted: Emitted[]): unknown => JSON.parse(JSON.stringify(emitted, (k, v: unknown) => (CODEC_CACHES.has(k) ? undefined : k === 'pattern' ? (v as { id: string }).id : v)));
+
   test('restoring a JSON round-tripped snapshot at every point gives the same emitted events', () => {
     const reference = uninterrupted(handScript);
     for (let at = 0; at <= handScript.length; at++) {
       const { emitted, actor } = interrupted(handScript, at);
-      assert.deepEqual(emitted, reference.emitted, `split at ${at}`);
+      assert.deepEqual(observable(emitted), observable(reference.emitted), `split at ${at}`);
       assert.deepEqual(actor.getPersistedSnapshot(), reference.actor.getPersistedSnapshot(), `split at ${at}`);
     }
   });
@@ -497,7 +504,7 @@ describe('persisted snapshots', () => {
       for (let k = 0; k < 10; k++) {
         const at = Math.floor(rnd() * (script.length + 1));
         const { emitted, actor } = interrupted(script, at);
-        assert.deepEqual(emitted, reference.emitted, `seed ${seed}, split at ${at}`);
+        assert.deepEqual(observable(emitted), observable(reference.emitted), `seed ${seed}, split at ${at}`);
         assert.deepEqual(actor.getPersistedSnapshot(), reference.actor.getPersistedSnapshot());
       }
     }
