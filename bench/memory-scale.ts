@@ -97,6 +97,8 @@ export interface MemorySizeResult {
   liveActors: number;
   evictions: number;
   pendingTimers: number;
+  /** Of pendingTimers, those held in memory; the rest wait in LMDB. */
+  timersInMemory: number;
   /** RSS when the engine had applied 10%, 20%, … 100% of the events (≈ users seen in proportion). */
   rssCurve: Array<{ fraction: number; applied: number; rssBytes: number; heapUsedBytes: number; liveActors: number; pendingTimers: number }>;
   lmdb: { actors: number; payloadBytesPerActor: number; pageBytesPerActor: number | null; fileBytes: number; fileBytesPerUser: number };
@@ -123,6 +125,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
     let heapPeak = 0;
     const sampler = new CpuSampler({ engine: engine.pid });
     const pending = (s: ChildStatus) => s.partitions.reduce((a, p) => a + p.pendingTimers, 0);
+    const inMemory = (s: ChildStatus) => s.partitions.reduce((a, p) => a + (p.timersInMemory ?? 0), 0);
     engine.onStatus = (s) => {
       peak = Math.max(peak, s.mem.rss);
       heapPeak = Math.max(heapPeak, s.mem.heapUsed);
@@ -160,7 +163,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
           'the engine to apply every partition',
           (s) => s.partitions.length === PARTITIONS && s.partitions.every((p) => p.seq >= lastSeq[p.partition]!),
           Math.max(600_000, events * 2),
-          (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))}`),
+          (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))} (${fmtInt(inMemory(s))} in memory)`),
         ),
         stall.failed,
       ]);
@@ -210,6 +213,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         liveActors: atCatchUp.liveActors,
         evictions: atCatchUp.evictions,
         pendingTimers: pending(atCatchUp),
+        timersInMemory: inMemory(atCatchUp),
         rssCurve: curve,
         lmdb: {
           actors: lm.actors,
@@ -221,7 +225,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         actions: atCatchUp.totals.actions,
       };
       progress(
-        `  engine ${fmtInt(engineRate)}/s from start (${res.engine.seconds.toFixed(0)} s), ${fmtInt(catchUpRate)}/s after publishing (${fmtPct(res.ratio)} of raw); RSS peak ${fmtMiB(res.rssPeakBytes)} (kernel peak ${fmtMiB(res.hwmBytes)}), at catch-up ${fmtMiB(res.rssAtCatchUpBytes)}, after GC ${fmtMiB(res.rssAfterGcBytes)} (heap ${fmtMiB(res.heapAfterGcBytes)}); live actors ${fmtInt(res.liveActors)}, timers ${fmtInt(res.pendingTimers)}, LMDB ${fmtInt(lm.actors)} actors, ${fmtMiB(lm.fileBlockBytes)}`,
+        `  engine ${fmtInt(engineRate)}/s from start (${res.engine.seconds.toFixed(0)} s), ${fmtInt(catchUpRate)}/s after publishing (${fmtPct(res.ratio)} of raw); RSS peak ${fmtMiB(res.rssPeakBytes)} (kernel peak ${fmtMiB(res.hwmBytes)}), at catch-up ${fmtMiB(res.rssAtCatchUpBytes)}, after GC ${fmtMiB(res.rssAfterGcBytes)} (heap ${fmtMiB(res.heapAfterGcBytes)}); live actors ${fmtInt(res.liveActors)}, timers ${fmtInt(res.pendingTimers)} (${fmtInt(res.timersInMemory)} in memory), LMDB ${fmtInt(lm.actors)} actors, ${fmtMiB(lm.fileBlockBytes)}`,
       );
       return res;
     } finally {

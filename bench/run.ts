@@ -570,11 +570,14 @@ function measureLmdb(dataDir: string): LmdbFigures {
     const db = root.openDB<string, string>({ name: Databases.actors, encoding: 'string' });
     let payloadBytes = 0;
     for (const { key, value } of db.getRange()) payloadBytes += Buffer.byteLength(String(key)) + Buffer.byteLength(value);
-    const stats = db.getStats() as { pageSize?: number; treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number };
-    const pageBytes = stats.pageSize !== undefined ? ((stats.treeBranchPageCount ?? 0) + (stats.treeLeafPageCount ?? 0) + (stats.overflowPages ?? 0)) * stats.pageSize : null;
-    // Older layouts kept timers in their own database; the current one derives them from the actors.
-    const timersName = (Databases as Record<string, string>).timers;
-    const timers = timersName ? (root.openDB({ name: timersName, encoding: 'ordered-binary' })?.getCount() ?? null) : null;
+    type Stats = { pageSize?: number; treeBranchPageCount?: number; treeLeafPageCount?: number; overflowPages?: number };
+    const pagesOf = (st: Stats) => (st.pageSize !== undefined ? ((st.treeBranchPageCount ?? 0) + (st.treeLeafPageCount ?? 0) + (st.overflowPages ?? 0)) * st.pageSize : null);
+    // A user's disk cost is its actor row plus its row in the timers database (ordered by deadline).
+    const timerDb = root.openDB({ name: Databases.timers, encoding: 'msgpack' });
+    const timers = timerDb.getCount();
+    const actorPages = pagesOf(db.getStats() as Stats);
+    const timerPages = pagesOf(timerDb.getStats() as Stats);
+    const pageBytes = actorPages === null ? null : actorPages + (timerPages ?? 0);
     const fileBlockBytes = statSync(path).blocks * 512;
     return { actors, payloadBytes, pageBytes, fileBlockBytes, timers };
   } finally {

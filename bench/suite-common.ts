@@ -401,7 +401,7 @@ export interface ChildStatus {
   /** Events applied (+ dead-lettered) over all partitions. */
   applied: number;
   totals: { events: number; dlq: number; late: number; ticks: number; actions: number; summaries: number };
-  partitions: Array<{ partition: number; seq: number; checkpointedSeq: number; pendingTimers: number }>;
+  partitions: Array<{ partition: number; seq: number; checkpointedSeq: number; pendingTimers: number; timersInMemory?: number }>;
   liveActors: number;
   evictions: number;
   checkpoints: number;

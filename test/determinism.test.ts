@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { generateSample, sampleRowToEvent } from '../src/events/index.js';
 import { partitionOf } from '../src/nats/index.js';
 import { openCheckpointStore } from '../src/store/index.js';
-import { ActorHost, PartitionProcessor, captureCheckpoint, restoreProcessors, type InputMessage, type Output } from '../src/runtime/index.js';
+import { ActorHost, PartitionProcessor, captureCheckpoint, checkpointCommitted, restoreProcessors, type InputMessage, type Output } from '../src/runtime/index.js';
 import { tempDir } from './support/harness.js';
 
 // "Snapshot at N + replay N+1…M equals straight 0…M", through the real LMDB codec and the same
@@ -46,7 +46,12 @@ function straight(msgs: InputMessage[], liveCap: number): Output[] {
   return run(Array.from({ length: P }, (_, p) => new PartitionProcessor({ ...opts, partition: p }, host)), msgs);
 }
 
-async function withRestartAt(msgs: InputMessage[], cuts: number[], liveCap: number): Promise<Output[]> {
+/**
+ * `checkpointEvery`: within a segment, a checkpoint every so many messages whose commit is awaited
+ * only after the next ones are processed, as the engine goes on while LMDB commits.
+ * `timerSpanMs`: how far past the watermark timers stay in memory (the rest are read back from LMDB).
+ */
+async function withRestartAt(msgs: InputMessage[], cuts: number[], liveCap: number, { timerSpanMs = 60 * 60_000, checkpointEvery = 0 } = {}): Promise<Output[]> {
   const dir = tempDir('determinism');
   try {
     const out: Output[] = [];
@@ -55,10 +60,24 @@ async function withRestartAt(msgs: InputMessage[], cuts: number[], liveCap: numb
       // A new worker each segment: everything it knows comes from the LMDB checkpoint.
       const store = openCheckpointStore(dir);
       const host = new ActorHost(store, liveCap, PATTERNS);
-      const processors = restoreProcessors(store, host, Array.from({ length: P }, (_, p) => p), opts);
-      out.push(...run(processors, msgs.slice(from, cut)));
+      const processors = restoreProcessors(store, host, Array.from({ length: P }, (_, p) => p), { ...opts, timerSpanMs });
+      const segment = msgs.slice(from, cut);
+      const step = checkpointEvery || segment.length || 1;
+      let inFlight: Promise<void> | null = null;
+      for (let i = 0; i < segment.length; i += step) {
+        out.push(...run(processors, segment.slice(i, i + step)));
+        if (inFlight) {
+          await inFlight;
+          checkpointCommitted(processors, host);
+        }
+        inFlight = checkpointEvery ? store.commit(captureCheckpoint(processors, host)) : null;
+      }
+      if (inFlight) {
+        await inFlight;
+        checkpointCommitted(processors, host);
+      }
       await store.commit(captureCheckpoint(processors, host));
-      host.committed();
+      checkpointCommitted(processors, host);
       host.stopAll();
       await store.close();
       from = cut;
@@ -87,6 +106,15 @@ test('the live-actor cap changes nothing but memory: passivated actors come back
 for (const cuts of [[1], [Math.floor(msgs.length / 2)], [msgs.length - 9], [500, 1_200, 2_000, 2_001, 3_000]]) {
   test(`snapshot at ${cuts.join(', ')} then replay equals straight processing`, async () => {
     assert.deepEqual(comparable(await withRestartAt(msgs, cuts, 50)), comparable(reference));
+  });
+}
+
+// Timers held in memory only a minute of event time ahead: session ends, abandoned carts and the
+// 7-day churn watches all go to LMDB and come back as event time reaches them, with commits in
+// flight while processing goes on. What fires, and in what order, must not change.
+for (const cuts of [[], [Math.floor(msgs.length / 3)], [400, 1_500, 2_600]]) {
+  test(`timers spilled to LMDB a minute past the watermark, checkpoints every 97 messages, restarts at [${cuts.join(', ')}]: equals straight processing`, async () => {
+    assert.deepEqual(comparable(await withRestartAt(msgs, cuts, 50, { timerSpanMs: 60_000, checkpointEvery: 97 })), comparable(reference));
   });
 }
 

@@ -33,6 +33,11 @@ export const configSchema = z.object({
   checkpointEveryEvents: intFromEnv(1).default(100_000),
   checkpointIntervalMs: intFromEnv(10).default(5_000),
   liveActorCap: intFromEnv(1).default(50_000),
+  /**
+   * Timers due within this much event time past the watermark are held in memory; later ones
+   * (a 7-day watch per user) wait in LMDB until then, so memory does not grow with users.
+   */
+  timerSpanMs: intFromEnv(1_000).default(HOUR),
   /** How long a graceful stop waits for its final checkpoint (outputs acknowledged) before stopping without it. */
   stopTimeoutMs: intFromEnv(100).default(30_000),
   /** The built-in analytics jobs over the whole stream (analytics.<job>), run by the worker that owns partition 0. */
@@ -67,6 +72,7 @@ const ENV: Record<keyof Config, string> = {
   partitions: 'NUDGE_PARTITIONS',
   ownedPartitions: 'NUDGE_OWNED_PARTITIONS',
   workers: 'NUDGE_WORKERS',
+  timerSpanMs: 'NUDGE_TIMER_SPAN_MS',
   maxOutOfOrderMs: 'NUDGE_MAX_OUT_OF_ORDER_MS',
   latePolicy: 'NUDGE_LATE_POLICY',
   checkpointEveryEvents: 'NUDGE_CHECKPOINT_EVENTS',

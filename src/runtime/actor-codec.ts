@@ -6,7 +6,7 @@ import type { PersistedActor } from './user-actor.js';
  * The text form of a persisted actor, as LMDB stores it. Written by hand rather than by
  * JSON.stringify because it is on the checkpoint path for every actor an event touched.
  *
- *   {"session":…,"sent":{"<type>":[t…]},"cep":{"<pattern>":{"v":1,"runs":{"<key>":[[s,c,n,b,z,t0,t1,tl,[event…],[stage…]]]},"caps":{…}}}}
+ *   {"d":deadline,"session":…,"sent":{"<type>":[t…]},"cep":{"<pattern>":{"v":1,"runs":{"<key>":[[s,c,n,b,z,t0,t1,tl,[event…],[stage…]]]},"caps":{…}}}}
  *   event = [seq,eventTime,eventType,productId,categoryId,categoryCode,brand,price,userSession]
  *
  * What made checkpoints slow was not building text but reading memory: an actor's retained
@@ -26,6 +26,7 @@ interface EncodedPatternState {
   caps?: Record<string, number[]>;
 }
 interface EncodedActor {
+  d?: number;
   session?: PersistedActor['session'];
   sent?: PersistedActor['sent'];
   cep?: Record<string, EncodedPatternState>;
@@ -34,8 +35,12 @@ interface EncodedActor {
 export function encodeActor(actor: PersistedActor): string {
   let out = '{';
   let sep = '';
+  if (actor.due !== undefined) {
+    out += `"d":${actor.due}`;
+    sep = ',';
+  }
   if (actor.session) {
-    out += `"session":${JSON.stringify(actor.session)}`;
+    out += `${sep}"session":${JSON.stringify(actor.session)}`;
     sep = ',';
   }
   if (actor.sent) {
@@ -57,6 +62,7 @@ export function encodeActor(actor: PersistedActor): string {
 export function decodeActor(text: string): PersistedActor {
   const json = JSON.parse(text) as EncodedActor;
   const out: PersistedActor = {};
+  if (typeof json.d === 'number') out.due = json.d;
   if (json.session) out.session = json.session;
   if (json.sent) out.sent = json.sent;
   if (!json.cep) return out;

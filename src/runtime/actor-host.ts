@@ -14,6 +14,8 @@ export interface Delivery {
   emitted: ActorEmitted[];
   /** The actor's next event-time deadline, or null when it has nothing pending. */
   deadline: number | null;
+  /** Its deadline before this delivery (the timer it held). */
+  previous: number | null;
 }
 
 /**
@@ -79,28 +81,36 @@ export class ActorHost {
    * counted but did not emit (the partition's checkpointed counters).
    */
   deliver(userId: string, input: ActorInput, stats: ActorStats, patterns: PatternSet = this.patternSet): Delivery {
-    const actor = this.activate(userId);
+    const live = this.activate(userId);
+    const actor = live.actor;
+    const previous = live.due;
     const emitted = input.type === 'event' ? actor.event(input.event, patterns, stats) : actor.timeout(input.time, patterns, stats);
     this.dirty.add(userId);
     if (actor.isEmpty) {
       actor.stop();
       this.live.delete(userId);
       this.passivated.set(userId, null);
-      return { emitted, deadline: null };
+      return { emitted, deadline: null, previous };
     }
-    return { emitted, deadline: actor.deadline(patterns) };
+    const deadline = actor.deadline(patterns);
+    live.due = deadline;
+    return { emitted, deadline, previous };
   }
 
   /** Persisted form of a user right now (live, passivated or stored), for inspection. */
   peek(userId: string): PersistedActor | null {
     const live = this.live.get(userId);
-    if (live) return live.actor.persist();
+    if (live) return persistLive(live);
     const text = this.lookupPassivated(userId);
     return text ? decodeActor(text) : null;
   }
 
   isLive(userId: string): boolean {
     return this.live.has(userId);
+  }
+
+  liveUserIds(): IterableIterator<string> {
+    return this.live.keys();
   }
 
   /**
@@ -111,7 +121,7 @@ export class ActorHost {
     const out = new Map<string, string | null>();
     for (const userId of this.dirty) {
       const live = this.live.get(userId);
-      out.set(userId, live ? encodeActor(live.actor.persist()) : (this.passivated.get(userId) ?? null));
+      out.set(userId, live ? encodeActor(persistLive(live)) : (this.passivated.get(userId) ?? null));
     }
     this.dirty.clear();
     this.passivated.clear();
@@ -135,19 +145,21 @@ export class ActorHost {
     return this.store.loadActor(userId);
   }
 
-  private activate(userId: string): UserActor {
+  private activate(userId: string): LiveActor {
     const known = this.live.get(userId);
     if (known) {
       known.usedAt = ++this.tick;
-      return known.actor;
+      return known;
     }
     const text = this.lookupPassivated(userId);
-    const actor = text ? UserActor.restore(decodeActor(text)) : UserActor.create();
+    const persisted = text ? decodeActor(text) : null;
+    const actor = persisted ? UserActor.restore(persisted) : UserActor.create();
     // Room first, so the actor being activated can never be the one evicted.
     if (this.live.size >= this.liveCap) this.evictOldest();
     const at = ++this.tick;
-    this.live.set(userId, { actor, placedAt: at, usedAt: at });
-    return actor;
+    const live: LiveActor = { actor, placedAt: at, usedAt: at, due: persisted?.due ?? null };
+    this.live.set(userId, live);
+    return live;
   }
 
   private evictOldest(): void {
@@ -160,7 +172,7 @@ export class ActorHost {
         this.live.set(userId, l);
         continue;
       }
-      if (this.dirty.has(userId)) this.passivated.set(userId, encodeActor(l.actor.persist()));
+      if (this.dirty.has(userId)) this.passivated.set(userId, encodeActor(persistLive(l)));
       l.actor.stop();
       this.evictions++;
       return;
@@ -172,4 +184,12 @@ interface LiveActor {
   actor: UserActor;
   placedAt: number;
   usedAt: number;
+  /** The deadline its last delivery set: the timer the partition holds for it. */
+  due: number | null;
+}
+
+function persistLive(l: LiveActor): PersistedActor {
+  const p = l.actor.persist();
+  if (l.due !== null) p.due = l.due;
+  return p;
 }

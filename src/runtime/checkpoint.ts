@@ -1,14 +1,12 @@
 import { StoreError, type CheckpointStore, type CheckpointWrite, type PartitionCheckpoint } from '../store/index.js';
 import type { PatternSet } from '../cep/index.js';
-import { partitionOf } from '../nats/subjects.js';
 import { ActorHost } from './actor-host.js';
-import { UserActor } from './user-actor.js';
-import { decodeActor } from './actor-codec.js';
 import { PartitionProcessor, type ProcessorOptions } from './partition-processor.js';
 
 /**
  * A consistent cut of a worker's state, taken synchronously between two messages: each
  * partition's offset and event time, every actor changed since the last cut, every timer change.
+ * Once the store has committed it, `checkpointCommitted` must be told.
  */
 export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost): CheckpointWrite {
   const list = [...processors];
@@ -18,12 +16,19 @@ export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host
     partitions: list.map((p) => p.checkpointState()),
     actors: host.captureDirty(),
     patternSets,
+    timers: list.flatMap((p) => p.timers.capture()),
   };
 }
 
+/** The captured cut is in the store (or was empty): stop serving it from memory. */
+export function checkpointCommitted(processors: Iterable<PartitionProcessor>, host: ActorHost): void {
+  host.committed();
+  for (const p of processors) p.timers.committed();
+}
+
 /**
- * Rebuilds the processors of the given partitions from what the last checkpoint committed; each
- * stored actor of an owned partition brings back its pending timer.
+ * Rebuilds the processors of the given partitions from what the last checkpoint committed. Timers
+ * are read back from the store as event time reaches them, so a restart reads only those due soon.
  */
 export function restoreProcessors(
   store: CheckpointStore,
@@ -31,16 +36,10 @@ export function restoreProcessors(
   partitions: number[],
   opts: Omit<ProcessorOptions, 'partition'>,
 ): PartitionProcessor[] {
-  const timers = new Map<number, Array<{ userId: string; deadline: number }>>(partitions.map((p) => [p, []]));
-  const checkpoints = new Map(partitions.map((p) => [p, store.loadPartition(p)]));
-  const sets = new Map(partitions.map((p) => [p, patternSetAt(store, host, checkpoints.get(p))]));
-  for (const { userId, snapshot } of store.scanActors()) {
-    const p = partitionOf(userId, opts.partitions);
-    const list = timers.get(p);
-    const deadline = list ? UserActor.deadlineOf(decodeActor(snapshot), sets.get(p)!) : null;
-    if (list && deadline !== null) list.push({ userId, deadline });
-  }
-  return partitions.map((p) => new PartitionProcessor({ ...opts, partition: p }, host, checkpoints.get(p), timers.get(p), sets.get(p)));
+  return partitions.map((p) => {
+    const checkpoint = store.loadPartition(p);
+    return new PartitionProcessor({ ...opts, partition: p }, host, checkpoint, store, patternSetAt(store, host, checkpoint));
+  });
 }
 
 /**

@@ -7,7 +7,7 @@ import { connectNats, requireJetStream, ensureStreams, verifyPartitionMapping, S
 import { openCheckpointStore, type CheckpointStore, type PartitionCheckpoint } from '../store/index.js';
 import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type Output } from './partition-processor.js';
-import { captureCheckpoint, restoreProcessors } from './checkpoint.js';
+import { captureCheckpoint, checkpointCommitted, restoreProcessors } from './checkpoint.js';
 import { OutputSink } from './output-sink.js';
 import { loadPatternDir, PatternSet } from '../cep/index.js';
 import { PatternRegistry } from '../pattern-store/index.js';
@@ -20,6 +20,8 @@ export interface PartitionStatus {
   maxEventTime: number;
   watermark: number;
   pendingTimers: number;
+  /** Of those, the ones held in memory (due within timerSpanMs of the watermark); the rest are in LMDB. */
+  timersInMemory: number;
   patternRevision: number;
   counters: PartitionCheckpoint['counters'];
 }
@@ -115,6 +117,7 @@ export class Engine {
       maxOutOfOrderMs: this.config.maxOutOfOrderMs,
       latePolicy: this.config.latePolicy,
       maxEventBytes: this.config.maxEventBytes,
+      timerSpanMs: this.config.timerSpanMs,
     });
     for (const processor of processors) {
       this.lanes.set(processor.partition, { processor, checkpointedSeq: processor.seq, lastInputWall: now, lastAdvanceWall: now, lastMaxEventTime: processor.maxEventTime, tickInFlight: false });
@@ -122,7 +125,11 @@ export class Engine {
     // A partition's first checkpoint records the patterns it starts with, before any input: a
     // crash before its next checkpoint must replay with these, not with whatever is in force then.
     const fresh = owned.filter((p) => this.store.loadPartition(p) === undefined);
-    if (fresh.length) await this.store.commit(captureCheckpoint(fresh.map((p) => this.lanes.get(p)!.processor), this.host));
+    if (fresh.length) {
+      const first = fresh.map((p) => this.lanes.get(p)!.processor);
+      await this.store.commit(captureCheckpoint(first, this.host));
+      checkpointCommitted(first, this.host);
+    }
     if (this.registry) this.publishPatterns(this.registry.current);
     for (const [p, lane] of this.lanes) await this.consume(p, lane);
     this.timers.push(setInterval(() => void this.checkpoint().catch((e) => this.fail(e)), this.config.checkpointIntervalMs));
@@ -214,17 +221,18 @@ export class Engine {
   checkpoint(): Promise<void> {
     if (this.checkpointing) return this.checkpointing;
     this.sinceCheckpoint = 0;
-    const write = captureCheckpoint([...this.lanes.values()].map((l) => l.processor), this.host);
+    const processors = [...this.lanes.values()].map((l) => l.processor);
+    const write = captureCheckpoint(processors, this.host);
     const { partitions, actors } = write;
-    const unchanged = actors.size === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
+    const unchanged = actors.size === 0 && write.timers!.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
     if (unchanged) {
-      this.host.committed();
+      checkpointCommitted(processors, this.host);
       return Promise.resolve();
     }
     const run = (async () => {
       await this.sink.flush();
       await this.store.commit(write);
-      this.host.committed();
+      checkpointCommitted(processors, this.host);
       for (const c of partitions) this.lanes.get(c.partition)!.checkpointedSeq = c.seq;
       this.checkpoints++;
     })();
@@ -243,6 +251,7 @@ export class Engine {
         maxEventTime: l.processor.maxEventTime,
         watermark: l.processor.watermark,
         pendingTimers: l.processor.timers.size,
+        timersInMemory: l.processor.timers.inMemory,
         patternRevision: l.processor.patterns.revision,
         counters: { ...l.processor.counters },
       })),

@@ -7,7 +7,7 @@ export { ActorHost } from './actor-host.js';
 export type { SnapshotSource, Delivery, ActorInput } from './actor-host.js';
 export { TimerQueue } from './timer-queue.js';
 export { OutputSink } from './output-sink.js';
-export { captureCheckpoint, restoreProcessors } from './checkpoint.js';
+export { captureCheckpoint, checkpointCommitted, restoreProcessors } from './checkpoint.js';
 export { runOffline } from './offline-run.js';
 export type { OfflineOptions, OfflineReport } from './offline-run.js';
 export { UserActor } from './user-actor.js';

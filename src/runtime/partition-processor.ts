@@ -3,7 +3,7 @@ import { EventRef } from '../../actors/index.js';
 import { toPatternAction, toSessionSummaryRecord, type Action } from '../actions/index.js';
 import { Subjects, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf } from '../nats/subjects.js';
 import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
-import { TimerQueue } from './timer-queue.js';
+import { PartitionTimers, type TimerSource } from './partition-timers.js';
 import type { ActorHost, ActorInput } from './actor-host.js';
 import type { ActorEmitted } from './user-actor.js';
 import type { PatternSet } from '../cep/index.js';
@@ -28,6 +28,8 @@ export interface ProcessorOptions {
   maxEventBytes: number;
   /** Wall clock, only ever used for emittedAt. */
   now?: () => number;
+  /** With a timer source: how far past the watermark timers are held in memory (see PartitionTimers). */
+  timerSpanMs?: number;
 }
 
 const NO_TIME = -1;
@@ -38,7 +40,7 @@ const NO_TIME = -1;
  * live, in recovery, and in the determinism tests.
  */
 export class PartitionProcessor {
-  readonly timers = new TimerQueue();
+  readonly timers: PartitionTimers;
   private state: PartitionCheckpoint;
   private readonly now: () => number;
   private patternSet: PatternSet;
@@ -47,14 +49,15 @@ export class PartitionProcessor {
     private readonly opts: ProcessorOptions,
     private readonly host: ActorHost,
     restored?: PartitionCheckpoint,
-    restoredTimers: Array<{ userId: string; deadline: number }> = [],
+    /** Where checkpointed timers are read back (the store); without one, every timer stays in memory. */
+    timerSource: TimerSource | null = null,
     /** The set in force at the restored checkpoint (its patternRevision); else the host's default. */
     patterns: PatternSet = host.patterns,
   ) {
     this.state = restored ? structuredClone(restored) : { partition: opts.partition, seq: 0, maxEventTime: NO_TIME, counters: emptyCounters() };
     this.patternSet = patterns;
     this.state.patternRevision = patterns.revision;
-    for (const t of restoredTimers) this.timers.restore(t.userId, t.deadline);
+    this.timers = new PartitionTimers(opts.partition, timerSource, opts.timerSpanMs, restored ? { count: restored.timers ?? 0, watermark: this.watermark } : undefined);
     this.now = opts.now ?? Date.now;
   }
 
@@ -84,7 +87,7 @@ export class PartitionProcessor {
 
   /** A consistent copy for the checkpoint, taken between two messages. */
   checkpointState(): PartitionCheckpoint {
-    return structuredClone(this.state);
+    return { ...structuredClone(this.state), timers: this.timers.size };
   }
 
   process(msg: InputMessage, out: Output[]): void {
@@ -186,7 +189,7 @@ export class PartitionProcessor {
 
   private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): void {
     const result = this.host.deliver(userId, input, this.state.counters, this.patternSet);
-    this.timers.set(userId, result.deadline);
+    this.timers.move(userId, result.previous, result.deadline);
     if (result.emitted.length) this.emit(userId, result.emitted, seq, out);
   }
 

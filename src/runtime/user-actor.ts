@@ -37,6 +37,11 @@ export interface PersistedActor {
   cep?: Record<string, PatternState>;
   /** Type caps: per action type (`shadow:<type>` for shadow patterns), event times of the actions sent. */
   sent?: Record<string, number[]>;
+  /**
+   * The actor's timer as last set (the deadline after its last delivery): what the timers
+   * database holds for it, which a later pattern change does not alter. Kept by the host.
+   */
+  due?: number;
 }
 
 export interface ActorStats extends MatchStats {

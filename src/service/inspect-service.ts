@@ -136,7 +136,12 @@ export function showActor(target: InspectTarget, p: number, req: Partial<ActorSh
   // peek, never deliver: a passivated actor stays passivated.
   const persisted = target.host.peek(userId);
   const status = persisted === null ? 'none' : target.host.isLive(userId) ? 'live' : 'passivated';
-  return describeActor(userId, persisted, status, lane.processor.patterns, lane.processor.timers.get(userId) ?? null, brief(target, p, lane));
+  return describeActor(userId, persisted, status, lane.processor.patterns, timerOf(lane, userId, persisted), brief(target, p, lane));
+}
+
+/** The user's pending timer: in memory when due soon or just changed, else as its stored form says. */
+function timerOf(lane: { processor: { timers: { get(userId: string): number | undefined } } }, userId: string, persisted: { due?: number } | null): number | null {
+  return lane.processor.timers.get(userId) ?? persisted?.due ?? null;
 }
 
 export function listActors(target: InspectTarget, p: number, req: Partial<ActorsListRequest>): ActorsListResponse {
@@ -146,7 +151,7 @@ export function listActors(target: InspectTarget, p: number, req: Partial<Actors
   if (req.state !== undefined && typeof req.state !== 'string') throw new BadRequest('state must be a string');
   // Every actor that waits for anything in event time holds a timer; the store adds any that wait for nothing.
   const ids = new Set<string>();
-  for (const [userId] of lane.processor.timers.entries()) ids.add(userId);
+  for (const userId of lane.processor.timers.userIds()) ids.add(userId);
   for (const { userId } of target.store.scanActors()) if (partitionOf(userId, target.config.partitions) === p) ids.add(userId);
   const actors: ActorListItem[] = [];
   let total = 0;
@@ -158,7 +163,7 @@ export function listActors(target: InspectTarget, p: number, req: Partial<Actors
     total++;
     if (actors.length >= limit) continue;
     const patterns = Object.keys(persisted.cep ?? {}).sort();
-    actors.push({ userId, partition: p, state, live: target.host.isLive(userId), patterns, timer: lane.processor.timers.get(userId) ?? null });
+    actors.push({ userId, partition: p, state, live: target.host.isLive(userId), patterns, timer: timerOf(lane, userId, persisted) });
   }
   return { partition: p, worker: target.config.workerId, total, actors };
 }
@@ -182,12 +187,10 @@ export function workerStats(target: InspectTarget, startedAt: number, samples: S
     const lane = target.lane(p);
     if (!lane) continue;
     const proc = lane.processor;
-    let actors = 0;
+    // Every actor waiting for something holds one timer; those due soon are in memory, the rest in LMDB.
+    const actors = proc.timers.size;
     let live = 0;
-    for (const [userId] of proc.timers.entries()) {
-      actors++;
-      if (target.host.isLive(userId)) live++;
-    }
+    for (const userId of target.host.liveUserIds()) if (partitionOf(userId, target.config.partitions) === p) live++;
     const then = base.counts.get(p) ?? { events: 0, actions: 0 };
     const rate = (n: number) => (dt >= 0.5 ? Math.round((n / dt) * 10) / 10 : 0);
     partitions.push({

@@ -11,7 +11,7 @@ import type { PartitionProcessor } from '../runtime/partition-processor.js';
  */
 export interface InspectTarget {
   config: Pick<Config, 'workerId' | 'partitions' | 'maxOutOfOrderMs'>;
-  host: Pick<ActorHost, 'peek' | 'isLive' | 'liveCount'>;
+  host: Pick<ActorHost, 'peek' | 'isLive' | 'liveCount' | 'liveUserIds'>;
   store: Pick<CheckpointStore, 'scanActors' | 'actorCount'>;
   /** Owned partitions, in order. */
   owned(): number[];

@@ -1,7 +1,7 @@
 import { open, type RootDatabase, type Database } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Databases, Keys, StoreLayoutVersion } from './keys.js';
+import { Databases, Keys, StoreLayoutVersion, type TimerKey } from './keys.js';
 
 /** Everything recovery needs to resume a partition exactly where the checkpoint left it. */
 export interface PartitionCheckpoint {
@@ -13,6 +13,16 @@ export interface PartitionCheckpoint {
   counters: PartitionCounters;
   /** Revision of the pattern set in force after `seq` (its documents are stored by revision). */
   patternRevision?: number;
+  /** Pending timers of the partition (the timers database holds them). */
+  timers?: number;
+}
+
+/** A user's timer moved from `from` to `to` (null: none) since the last checkpoint. */
+export interface TimerChange {
+  partition: number;
+  userId: string;
+  from: number | null;
+  to: number | null;
 }
 
 export interface PartitionCounters {
@@ -40,6 +50,7 @@ export interface CheckpointWrite {
   actors: Map<string, string | null>;
   /** Pattern sets (revision → documents as JSON) that the partitions' revisions name; written once each. */
   patternSets?: Map<number, string>;
+  timers?: TimerChange[];
 }
 
 export class StoreError extends Error {
@@ -52,8 +63,10 @@ export interface CheckpointStore {
   loadActor(userId: string): string | undefined;
   /** The documents of a pattern set a checkpoint named, as JSON text. */
   loadPatternSet(revision: number): string | undefined;
-  /** Every stored actor: recovery derives the pending timers from them. */
+  /** Every stored actor. */
   scanActors(): Iterable<{ userId: string; snapshot: string }>;
+  /** A partition's timers with after < deadline <= upTo, in (deadline, userId) order. */
+  scanTimers(partition: number, after: number, upTo: number): Iterable<{ userId: string; deadline: number }>;
   /** One LMDB transaction: all of it lands or none of it does. */
   commit(write: CheckpointWrite): Promise<void>;
   actorCount(): number;
@@ -68,6 +81,7 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
   const partitions: Database<PartitionCheckpoint, number> = root.openDB({ name: Databases.partitions, encoding: 'msgpack' });
   const meta: Database<number, string> = root.openDB({ name: Databases.meta, encoding: 'msgpack' });
   const patternSets: Database<string, number> = root.openDB({ name: Databases.patternSets, encoding: 'string' });
+  const timers: Database<number, TimerKey> = root.openDB({ name: Databases.timers, encoding: 'msgpack' });
 
   const layout = meta.get(Keys.layoutVersion);
   if (layout === undefined) meta.putSync(Keys.layoutVersion, StoreLayoutVersion);
@@ -83,6 +97,14 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
     *scanActors() {
       for (const { key, value } of actors.getRange()) yield { userId: key, snapshot: value };
     },
+    *scanTimers(partition, after, upTo) {
+      // From [p, after] on; a key [p, after, u] sorts after [p, after], so it is excluded below.
+      for (const key of timers.getKeys({ start: [partition, after] as unknown as TimerKey })) {
+        const [p, deadline, userId] = key;
+        if (p !== partition || deadline > upTo) return;
+        if (deadline > after) yield { userId, deadline };
+      }
+    },
     async commit(write) {
       await root.transaction(() => {
         for (const [userId, snapshot] of write.actors) {
@@ -91,6 +113,11 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
         }
         for (const [revision, docs] of write.patternSets ?? []) {
           if (patternSets.get(Keys.patternSet(revision)) === undefined) patternSets.put(Keys.patternSet(revision), docs);
+        }
+        for (const t of write.timers ?? []) {
+          if (t.from === t.to) continue;
+          if (t.from !== null) timers.remove(Keys.timer(t.partition, t.from, t.userId));
+          if (t.to !== null) timers.put(Keys.timer(t.partition, t.to, t.userId), 1);
         }
         for (const p of write.partitions) partitions.put(Keys.partition(p.partition), p);
       });

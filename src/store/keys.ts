@@ -1,7 +1,7 @@
 /**
- * The one place that knows the LMDB layout. One environment per worker, four named databases.
- * Timers are not stored apart: an actor's deadline follows from its stored state, and only actors
- * with an open session are stored, so recovery rebuilds the timers from one scan of the actors.
+ * The one place that knows the LMDB layout. One environment per worker, five named databases.
+ * Timers are stored apart, ordered by deadline, so a worker keeps in memory only the ones due
+ * soon and recovery reads only those, whatever the number of users.
  */
 export const Databases = {
   /** [userId] → the actor's persisted form (XState snapshot, ledger, pattern state), as JSON text. */
@@ -12,14 +12,22 @@ export const Databases = {
   meta: 'meta',
   /** [revision] → the pattern documents in force at that bucket revision (JSON): what replay runs with. */
   patternSets: 'patternSets',
+  /** [partition, deadline, userId] → 1: every pending event-time timer, as of the checkpoint. */
+  timers: 'timers',
 } as const;
 
-/** 4: actors are stored in actor-codec.ts's form (each event once, runs naming events by sequence). */
-export const StoreLayoutVersion = 4;
+/**
+ * 5: actors in actor-codec.ts's form with events inline in their runs and the actor's deadline
+ * (`d`); timers in their own database.
+ */
+export const StoreLayoutVersion = 5;
 
 export const Keys = {
   actor: (userId: string) => userId,
   partition: (partition: number) => partition,
   patternSet: (revision: number) => revision,
+  timer: (partition: number, deadline: number, userId: string): TimerKey => [partition, deadline, userId],
   layoutVersion: 'layoutVersion',
 } as const;
+
+export type TimerKey = [partition: number, deadline: number, userId: string];
