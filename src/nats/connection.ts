@@ -19,21 +19,43 @@ export class NatsSetupError extends Error {
 }
 
 /**
+ * The server list and credentials of a NATS_URL. nats.js takes no credentials from a URL, so
+ * `nats://user:password@host:port` (what nats.production.conf's users need) is split here; every
+ * connection of nudge goes through this, and logs and errors show the URL without the password.
+ */
+export function natsTarget(url: string): { servers: string; user?: string; pass?: string; display: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.includes('://') ? url : `nats://${url}`);
+  } catch {
+    return { servers: url, display: url };
+  }
+  if (!parsed.username && !parsed.password) return { servers: url, display: url };
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  const servers = parsed.toString().replace(/\/$/, '');
+  return { servers, user, pass, display: `${parsed.protocol}//${user}:***@${parsed.host}` };
+}
+
+/**
  * `retryForMs`: keep trying the first connect that long (a part started while the server restarts,
  * e.g. the analytics thread of a running engine); 0 fails at once, as a command should.
  */
 export async function connectNats(url: string, name: string, retryForMs = 0): Promise<NatsConnection> {
   const until = Date.now() + retryForMs;
+  const { display, ...target } = natsTarget(url);
   for (;;) {
     try {
       // noAsyncTraces: ~1.8x faster publishing (cost guide); stack traces of publish errors are not worth that.
-      return await connect({ servers: url, name, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+      return await connect({ ...target, name, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     } catch (e) {
       if (Date.now() < until) {
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
-      throw new NatsSetupError('NATS_UNREACHABLE', `cannot reach NATS at ${url}: ${(e as Error).message}. Is nats-server running? (set NATS_URL, or use \`nudge demo\` for an embedded server)`);
+      throw new NatsSetupError('NATS_UNREACHABLE', `cannot reach NATS at ${display}: ${(e as Error).message}. Is nats-server running? (set NATS_URL, or use \`nudge demo\` for an embedded server)`);
     }
   }
 }
