@@ -32,18 +32,6 @@ export interface Run {
   ev: EventRef[];
   /** Stage index of each event in `ev`. */
   st: number[];
-  /**
-   * The snapshot codec's cache (src/runtime/actor-codec.ts): the text of `ev`, and of everything
-   * but `n`, `b` and `z`, which never change once the run exists (a take makes a new run).
-   */
-  xe: string | undefined;
-  xt: string | undefined;
-  /**
-   * The run this one extended by one event, kept only while that one's bodies are known and this
-   * one's are not, so the codec appends one event's text instead of touching every event again.
-   * Never a chain: a run whose own bodies are unknown is not kept as anyone's `p`.
-   */
-  p: Run | undefined;
 }
 
 export interface PatternState {
@@ -281,8 +269,8 @@ function start(p: CompiledPattern, e: EventRef, next: Run[], done: Run[], stats:
 function take(p: CompiledPattern, r: Run | null, k: number, e: EventRef, next: Run[], done: Run[]): void {
   const t = e.eventTime;
   const nr: Run = r
-    ? { s: k, c: k === r.s ? r.c + 1 : 1, n: 0, b: 0, z: 0, t0: Math.min(r.t0, t), t1: Math.max(r.t1, t), tl: t, ev: [...r.ev, e], st: [...r.st, k], xe: undefined, xt: undefined, p: r.xe === undefined ? undefined : r }
-    : { s: k, c: 1, n: 0, b: 0, z: 0, t0: t, t1: t, tl: t, ev: [e], st: [k], xe: undefined, xt: undefined, p: undefined };
+    ? { s: k, c: k === r.s ? r.c + 1 : 1, n: 0, b: 0, z: 0, t0: Math.min(r.t0, t), t1: Math.max(r.t1, t), tl: t, ev: [...r.ev, e], st: [...r.st, k] }
+    : { s: k, c: 1, n: 0, b: 0, z: 0, t0: t, t1: t, tl: t, ev: [e], st: [k] };
   const stage = p.stages[k]!;
   const complete = nr.c >= stage.lo && p.restOptional[k]!;
   if (complete && p.endGuards.length === 0) {

@@ -17,8 +17,8 @@ export const Databases = {
 } as const;
 
 /**
- * 5: actors in actor-codec.ts's form with events inline in their runs and the actor's deadline
- * (`d`); timers in their own database.
+ * 5: actors in actor-codec.ts's form (each event once, runs naming events by sequence) with the
+ * actor's deadline (`d`); timers in their own database.
  */
 export const StoreLayoutVersion = 5;
 
