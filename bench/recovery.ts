@@ -11,7 +11,7 @@
  * applied --recovery-kill-at events and is SIGKILLed: no graceful stop, no final checkpoint. What the
  * last checkpoint held is read from LMDB (openCheckpointStore(dataDir).loadPartition(p)). The
  * engine is started again on the same data dir and timed from the spawn: to its "started" line
- * (process start, restoring the partitions and the timers of every stored actor, consumers
+ * (process start, restoring the partitions and the timers due soon (the rest stay in LMDB), consumers
  * created), to the point where it has re-applied everything it had applied when killed, and to
  * caught up (every partition at its last sequence). Replay rate = events applied after the restart
  * (the stream's events minus the checkpoint's) / time from started to caught up; it is also given
@@ -186,7 +186,7 @@ export function renderRecovery(r: RecoveryResult): string {
   L.push(`raw consume: ${r.raw.map((x) => `${fmtInt(x.rate)}/s`).join(', ')} (mean ${fmtInt(r.rawRate)}/s)`);
   L.push(`first run: killed at ${fmtInt(r.firstRun.appliedAtKill)} applied events, ${fmtInt(r.firstRun.rate)}/s since started, after ${r.firstRun.checkpointsBeforeKill} checkpoints`);
   L.push(`last checkpoint before the kill: ${fmtInt(r.checkpoint.events)} events (${fmtInt(r.checkpoint.behindKill)} behind the kill point)`);
-  L.push(`restart -> started: ${fmtMs(r.restart.toStartedMs)} (Engine.start ${fmtMs(r.restart.engineStartMs)}; ${fmtInt(r.restart.storedActorsAtRestart)} stored actors restored)`);
+  L.push(`restart -> started: ${fmtMs(r.restart.toStartedMs)} (Engine.start ${fmtMs(r.restart.engineStartMs)}; ${fmtInt(r.restart.storedActorsAtRestart)} actors stored at the restart, read lazily)`);
   L.push(`restart -> back at the kill point: ${(r.restart.toKillPointMs / 1000).toFixed(2)} s`);
   L.push(`restart -> caught up: ${(r.restart.toCaughtUpMs / 1000).toFixed(2)} s (${fmtInt(r.restart.eventsAfterRestart)} events applied after the restart)`);
   L.push(`replay rate: ${fmtInt(r.restart.replayRateFromStarted)}/s from started (${fmtInt(r.restart.replayRateFromSpawn)}/s from the spawn) = ${fmtPct(r.replayVsRaw)} of raw; before the kill ${fmtInt(r.firstRun.rate)}/s (replay/first run ${r.replayVsFirstRun.toFixed(2)}x)`);
