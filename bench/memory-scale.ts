@@ -19,7 +19,7 @@
  * --memory-span fixed keeps the generator's 6 hours (density grows with the size).
  * Then a RAW pass over the stream (the raw rate beside it: run.ts's pass, with JetStream API requests
  * allowed 120 s, since creating a filtered consumer on millions of messages outlasts the client's 5 s
- * default on a loaded server: suite-common.ts rawPassPatient), then the engine in a child
+ * default on a loaded server), then the engine in a child
  * process (bench/engine-child.ts, the default config: live-actor cap 50,000, analytics on) from an
  * empty data dir until every partition has applied its last message, sampling the child's RSS and
  * heap every second; at catch-up a full GC in the child; then its graceful stop (final checkpoint)
@@ -31,13 +31,12 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { generateSample } from '../src/events/sample-generator.js';
 import { sampleRowToEvent } from '../src/events/sources.js';
-import { Subjects, partitionOf } from '../src/nats/index.js';
+import { Subjects } from '../src/nats/index.js';
 import { loadPatternDir } from '../src/cep/index.js';
 import { loadConfig } from '../src/config/index.js';
 import {
   AckedPublisher,
   CpuSampler,
-  rawPassPatient,
   PARTITIONS,
   describeEngineConfig,
   engineEnv,
@@ -54,6 +53,9 @@ import {
   type EngineChild,
   type SuiteContext,
 } from './suite-common.js';
+
+/** Creating a filtered consumer on millions of messages outlasts the client's 5 s API default on a loaded server. */
+const RAW_API_TIMEOUT_MS = 120_000;
 
 export const MEMORY_OPTIONS = {
   'memory-users': { type: 'string', default: '100k,1M,3M' },
@@ -182,7 +184,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
       const lm = ctx.helpers.measureLmdb(dataDir);
 
       progress('  raw pass over the same stream (the engine stopped)');
-      const raw = await rawPassPatient(nats.url, lastSeq);
+      const raw = await ctx.helpers.rawPass(nats.url, lastSeq, RAW_API_TIMEOUT_MS);
       // The stream also holds what the engine wrote into it (its pattern markers, idle watermark ticks).
       if (raw.messages < events) throw new Error(`raw pass saw ${raw.messages} messages, ${events} published`);
       progress(`  raw ${fmtInt(raw.rate)}/s (${(raw.ms / 1000).toFixed(1)} s, ${fmtInt(raw.messages)} messages: ${fmtInt(raw.messages - events)} written by the engine)`);

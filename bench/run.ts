@@ -331,10 +331,14 @@ interface PassResult {
   firstMsgMs?: number;
 }
 
-/** 8 ordered consumers on one connection, JSON.parse of each body, until each partition's last message. */
-async function rawPass(url: string, lastSeq: number[]): Promise<PassResult> {
+/**
+ * 8 ordered consumers on one connection, JSON.parse of each body, until each partition's last message.
+ * `apiTimeoutMs`: JetStream API requests' timeout (client default 5 s); on a stream of millions of
+ * messages a loaded nats-server 2.9 takes longer than that to create a filtered consumer.
+ */
+async function rawPass(url: string, lastSeq: number[], apiTimeoutMs?: number): Promise<PassResult> {
   const nc = await connectNats(url, 'nudge-bench-raw');
-  const js = jetstream(nc);
+  const js = jetstream(nc, apiTimeoutMs === undefined ? {} : { timeout: apiTimeoutMs });
   const running: ConsumerMessages[] = [];
   let seen = 0;
   const perPartition = lastSeq.map(() => 0);

@@ -9,11 +9,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInbox, type NatsConnection, type Msg, type Subscription } from '@nats-io/transport-node';
-import { jetstream, type ConsumerMessages, type JetStreamManager } from '@nats-io/jetstream';
-import { startEmbeddedServer, connectNats, requireJetStream, ensureStreams, Streams, Subjects, type EmbeddedServer } from '../src/nats/index.js';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { startEmbeddedServer, connectNats, requireJetStream, ensureStreams, type EmbeddedServer } from '../src/nats/index.js';
 import { loadConfig, type ConfigInput } from '../src/config/index.js';
 import type { PatternSet } from '../src/cep/index.js';
-import type { EngineStatus } from '../src/runtime/engine.js';
 
 export const PARTITIONS = 8;
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -24,8 +23,8 @@ export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 export interface RunHelpers {
   /** Generates and publishes run.ts's seeded sample (--users, --seed) in a child process; the stream count is verified. */
   runPublisher(url: string): Promise<{ events: number; users: number; perPartition: number[]; method: string; seconds: number; rate: number }>;
-  /** run.ts's RAW pass: 8 ordered consumers on one connection, JSON.parse only, until each partition's last seq. */
-  rawPass(url: string, lastSeq: number[]): Promise<{ messages: number; ms: number; rate: number; setupMs?: number }>;
+  /** run.ts's RAW pass: 8 ordered consumers on one connection, JSON.parse only, until each partition's last seq (`apiTimeoutMs`: JetStream API timeout, for big streams). */
+  rawPass(url: string, lastSeq: number[], apiTimeoutMs?: number): Promise<{ messages: number; ms: number; rate: number; setupMs?: number }>;
   partitionLastSeqs(jsm: JetStreamManager): Promise<number[]>;
   measureLmdb(dataDir: string): { actors: number; payloadBytes: number; pageBytes: number | null; fileBlockBytes: number };
   measureHeapPerActor(gcFn: () => void, n: number, lmdbDir: string, patterns: PatternSet): Promise<{ actors: number; bytesPerActor: number; lmdb: { actors: number; payloadBytes: number; pageBytes: number | null } }>;
@@ -263,60 +262,6 @@ export async function startPrivateNats(dir: string, name: string): Promise<Priva
       onAbort.delete(kill);
     },
   };
-}
-
-// ------------------------------------------------------------------ a raw pass for big streams
-
-/**
- * run.ts's RAW pass (8 ordered consumers on one connection, JSON.parse only, until each partition's
- * last seq) with JetStream API requests allowed `apiTimeoutMs`: on a stream of millions of messages
- * a loaded nats-server 2.9 takes longer than the client's default 5 s to create a filtered consumer.
- */
-export async function rawPassPatient(url: string, lastSeq: number[], apiTimeoutMs = 120_000): Promise<{ messages: number; ms: number; rate: number; setupMs: number }> {
-  const nc = await connectNats(url, 'nudge-bench-raw');
-  const js = jetstream(nc, { timeout: apiTimeoutMs });
-  const running: ConsumerMessages[] = [];
-  let seen = 0;
-  let ready = 0;
-  let setupMs = NaN;
-  const t0 = performance.now();
-  try {
-    const live = lastSeq.filter((l) => l > 0).length;
-    await Promise.all(
-      lastSeq.map(async (last, p) => {
-        if (last === 0) return;
-        const consumer = await js.consumers.get(Streams.events, { filter_subjects: Subjects.partitionFilter(p) });
-        await new Promise<void>((resolve, reject) => {
-          let finished = false;
-          let messages: ConsumerMessages | undefined;
-          consumer
-            .consume({
-              callback: (m) => {
-                if (finished) return;
-                JSON.parse(m.string());
-                seen++;
-                if (m.seq >= last) {
-                  finished = true;
-                  messages?.stop();
-                  resolve();
-                }
-              },
-            })
-            .then((ms) => {
-              messages = ms;
-              running.push(ms);
-              if (++ready === live) setupMs = performance.now() - t0;
-              if (finished) ms.stop();
-            }, reject);
-        });
-      }),
-    );
-    const ms = performance.now() - t0;
-    return { messages: seen, ms, rate: seen / (ms / 1000), setupMs };
-  } finally {
-    for (const m of running) m.stop();
-    await nc.close().catch(() => undefined);
-  }
 }
 
 // ------------------------------------------------------------------ a publisher that learns the stream sequences

@@ -42,12 +42,12 @@ after(async () => {
 });
 
 test('NATS_URL credentials are split off the URL and never shown', () => {
-  const t = natsTarget('nats://nudge:s%40cret@10.0.0.5:4222');
-  assert.equal(t.servers, 'nats://10.0.0.5:4222');
+  const t = natsTarget('nats://nudge:s%40cret@10.0.0.5:7422');
+  assert.equal(t.servers, 'nats://10.0.0.5:7422');
   assert.equal(t.user, 'nudge');
   assert.equal(t.pass, 's@cret');
-  assert.equal(t.display, 'nats://nudge:***@10.0.0.5:4222');
-  assert.deepEqual(natsTarget('nats://127.0.0.1:4222'), { servers: 'nats://127.0.0.1:4222', display: 'nats://127.0.0.1:4222' });
+  assert.equal(t.display, 'nats://nudge:***@10.0.0.5:7422');
+  assert.deepEqual(natsTarget('nats://127.0.0.1:7422'), { servers: 'nats://127.0.0.1:7422', display: 'nats://127.0.0.1:7422' });
 });
 
 test('a shop publishes events, the engine (as its own user) acts on them, a reader reads the action', async () => {

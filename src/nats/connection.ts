@@ -39,13 +39,19 @@ export function natsTarget(url: string): { servers: string; user?: string; pass?
   return { servers, user, pass, display: `${parsed.protocol}//${user}:***@${parsed.host}` };
 }
 
+/** What nats.js's connect() takes of a NATS_URL: servers, and user and password when it carries them. */
+export function natsConnectOptions(url: string): { servers: string; user?: string; pass?: string } {
+  const { display: _display, ...options } = natsTarget(url);
+  return options;
+}
+
 /**
  * `retryForMs`: keep trying the first connect that long (a part started while the server restarts,
  * e.g. the analytics thread of a running engine); 0 fails at once, as a command should.
  */
 export async function connectNats(url: string, name: string, retryForMs = 0): Promise<NatsConnection> {
   const until = Date.now() + retryForMs;
-  const { display, ...target } = natsTarget(url);
+  const target = natsConnectOptions(url);
   for (;;) {
     try {
       // noAsyncTraces: ~1.8x faster publishing (cost guide); stack traces of publish errors are not worth that.
@@ -55,7 +61,7 @@ export async function connectNats(url: string, name: string, retryForMs = 0): Pr
         await new Promise((r) => setTimeout(r, 250));
         continue;
       }
-      throw new NatsSetupError('NATS_UNREACHABLE', `cannot reach NATS at ${display}: ${(e as Error).message}. Is nats-server running? (set NATS_URL, or use \`nudge demo\` for an embedded server)`);
+      throw new NatsSetupError('NATS_UNREACHABLE', `cannot reach NATS at ${natsTarget(url).display}: ${(e as Error).message}. Is nats-server running? (set NATS_URL, or use \`nudge demo\` for an embedded server)`);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { StoreError, type CheckpointStore, type CheckpointWrite, type PartitionCheckpoint } from '../store/index.js';
+import { StoreError, type CheckpointStore, type CheckpointWrite, type PartitionCheckpoint, type TimerChange } from '../store/index.js';
 import type { PatternSet } from '../cep/index.js';
 import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type ProcessorOptions } from './partition-processor.js';
@@ -8,7 +8,7 @@ import { PartitionProcessor, type ProcessorOptions } from './partition-processor
  * partition's offset and event time, every actor changed since the last cut, every timer change.
  * Once the store has committed it, `checkpointCommitted` must be told.
  */
-export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost): CheckpointWrite {
+export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost): CheckpointWrite & { timers: TimerChange[] } {
   const list = [...processors];
   const patternSets = new Map<number, string>();
   for (const p of list) patternSets.set(p.patterns.revision, p.patterns.documentsText);

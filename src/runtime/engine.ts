@@ -224,7 +224,7 @@ export class Engine {
     const processors = [...this.lanes.values()].map((l) => l.processor);
     const write = captureCheckpoint(processors, this.host);
     const { partitions, actors } = write;
-    const unchanged = actors.size === 0 && write.timers!.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
+    const unchanged = actors.size === 0 && write.timers.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
     if (unchanged) {
       checkpointCommitted(processors, this.host);
       return Promise.resolve();

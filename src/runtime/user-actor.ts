@@ -73,10 +73,6 @@ export class UserActor {
     return new UserActor(persisted);
   }
 
-  /** The earliest deadline a stored actor waits for, without restoring it. */
-  static deadlineOf(persisted: PersistedActor, patterns: PatternSet): number | null {
-    return actorDeadline(persisted.session ? UserSession.deadlineOf(persisted.session) : null, persisted.cep, persisted.sent ?? null, patterns);
-  }
 
   get sessionPart(): UserSession | null {
     return this.session;

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager, type ConsumerInfo } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Config } from '../config/index.js';
-import { verifyPartitionMapping, NatsSetupError, natsTarget } from '../nats/index.js';
+import { verifyPartitionMapping, NatsSetupError, natsTarget, natsConnectOptions } from '../nats/index.js';
 import { streamConfigs } from '../nats/streams.js';
 import { Streams, Buckets, Subjects } from '../nats/subjects.js';
 import { PatternBucket } from '../pattern-store/index.js';
@@ -39,24 +39,26 @@ const STALLED_MS = 30_000;
 export async function runDoctor(config: Config): Promise<DoctorReport> {
   const checks: DoctorCheck[] = [];
   const add = (c: DoctorCheck) => checks.push(c);
-  const report = (): DoctorReport => ({ ok: !checks.some((c) => c.status === 'fail'), natsUrl: natsTarget(config.natsUrl).display, partitions: config.partitions, checks });
+  // The URL as shown: without its password.
+  const shownUrl = natsTarget(config.natsUrl).display;
+  const report = (): DoctorReport => ({ ok: !checks.some((c) => c.status === 'fail'), natsUrl: shownUrl, partitions: config.partitions, checks });
   const P = config.partitions;
 
   let nc: NatsConnection;
   try {
-    nc = await connect({ ...connectTarget(config.natsUrl), name: 'nudge-doctor', timeout: 3_000, maxReconnectAttempts: 0 });
+    nc = await connect({ ...natsConnectOptions(config.natsUrl), name: 'nudge-doctor', timeout: 3_000, maxReconnectAttempts: 0 });
   } catch (e) {
     add({
       name: 'server',
       status: 'fail',
-      detail: `cannot reach NATS at ${natsTarget(config.natsUrl).display}: ${(e as Error).message}`,
+      detail: `cannot reach NATS at ${shownUrl}: ${(e as Error).message}`,
       fix: 'start nats-server with the reference config (nats-server -c nats.conf -sd <store dir>), or point NATS_URL / --nats-url at the running one',
     });
     for (const name of ['version', 'jetstream', 'mapping', 'streams', 'patterns bucket', 'consumers', 'workers']) add({ name, status: 'skip', detail: 'needs a server connection' });
     return report();
   }
   try {
-    add({ name: 'server', status: 'ok', detail: `reachable at ${natsTarget(config.natsUrl).display} (${nc.info?.server_name ?? nc.info?.server_id ?? 'server'})` });
+    add({ name: 'server', status: 'ok', detail: `reachable at ${shownUrl} (${nc.info?.server_name ?? nc.info?.server_id ?? 'server'})` });
 
     const version = nc.info?.version ?? '0.0.0';
     const parts = version.split(/[.-]/).map((x) => Number(x));
@@ -233,10 +235,4 @@ function lastActive(c: ConsumerInfo): number | null {
   if (typeof v === 'number') return v / 1e6;
   const t = Date.parse(String(v));
   return Number.isFinite(t) ? t : null;
-}
-
-/** natsTarget without its display form: what connect() takes. */
-function connectTarget(url: string): { servers: string; user?: string; pass?: string } {
-  const { display: _display, ...target } = natsTarget(url);
-  return target;
 }

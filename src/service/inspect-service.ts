@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../nats/embedded-server.js';
 import { describeActor } from './actor-view.js';
 import type { InspectLane, InspectTarget } from './inspect-target.js';
 import type { ActorListItem, ActorsListRequest, ActorsListResponse, ActorShowRequest, ActorShowResponse, PartitionBrief, PartitionStats, WorkerStats } from './protocol.js';
+import type { PersistedActor } from '../runtime/index.js';
 
 /** Rates are over the last minute: counters are sampled this often and kept this long. */
 const SAMPLE_MS = 5_000;
@@ -140,7 +141,7 @@ export function showActor(target: InspectTarget, p: number, req: Partial<ActorSh
 }
 
 /** The user's pending timer: in memory when due soon or just changed, else as its stored form says. */
-function timerOf(lane: { processor: { timers: { get(userId: string): number | undefined } } }, userId: string, persisted: { due?: number } | null): number | null {
+function timerOf(lane: InspectLane, userId: string, persisted: PersistedActor | null): number | null {
   return lane.processor.timers.get(userId) ?? persisted?.due ?? null;
 }
 
