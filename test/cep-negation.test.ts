@@ -83,13 +83,13 @@ test('trailing notFollowedBy fires at the deadline, with the deadline as its tim
   assert.deepEqual(r.labels, [['a']]);
   assert.equal(r.matches[0]!.timeout, true);
   assert.equal(r.matches[0]!.eventTime, 10_000);
-  assert.deepEqual(r.state.runs, {});
+  assert.equal(r.state.runs.size, 0);
 });
 
 test('trailing notFollowedBy: nothing before the deadline', () => {
   const r = runPattern(pattern(absence, WITHIN), evs('a@0'), { until: 9_999 });
   assert.deepEqual(r.labels, []);
-  assert.equal(r.state.runs['']?.length, 1, 'still waiting');
+  assert.equal(r.state.runs.get('')?.length, 1, 'still waiting');
 });
 
 test('trailing notFollowedBy: other events do not matter', () => {

@@ -87,12 +87,12 @@ test('expired runs are dropped from state: quiet users cost nothing', () => {
     { product: 'a2', type: 'a', session: 's2', t: 1000 },
   ];
   const p = pattern(stages, { within: '1m', key: 'session' });
-  assert.deepEqual(Object.keys(runPattern(p, events, { until: 59_999 }).state.runs).sort(), ['s1', 's2']);
+  assert.deepEqual([...runPattern(p, events, { until: 59_999 }).state.runs.keys()].sort(), ['s1', 's2']);
   // At 60 s s1's run is over (an event can no longer extend it); state lets go of it, with s2's,
   // when the last of them expires, so a quiet user costs one wake rather than one per run.
   assert.deepEqual(runPattern(p, [...events, { product: 'b1', type: 'b', session: 's1', t: 60_000 }]).matches, []);
   const after = runPattern(p, events, { until: 61_000 });
-  assert.deepEqual(after.state.runs, {});
+  assert.equal(after.state.runs.size, 0);
   assert.deepEqual(after.matches, []);
 });
 
@@ -150,7 +150,7 @@ test('an event past the window drops the run even before time is moved', () => {
 
 test('without within, runs stay until they complete', () => {
   const r = runPattern(pattern([a, b]), evs('a@0'), { until: 365 * 86_400_000 });
-  assert.equal(r.state.runs['']?.length, 1);
+  assert.equal(r.state.runs.get('')?.length, 1);
   assert.deepEqual(labels([a, b], 'a@0 b@31536000000'), ['a b']);
 });
 
@@ -166,5 +166,5 @@ test('an out-of-order event moves the window start back, and the deadline with i
   assert.deepEqual(labels([a, b, c], 'a@5000 b@1000 c@10999', W10), ['a b c']);
   assert.deepEqual(labels([a, b, c], 'a@5000 b@1000 c@11000', W10), []);
   const r = runPattern(pattern([a, b, c], W10), evs('a@5000 b@1000'));
-  assert.deepEqual(r.state.runs['']!.map((run) => run.t0), [1000]);
+  assert.deepEqual(r.state.runs.get('')!.map((run) => run.t0), [1000]);
 });

@@ -37,7 +37,8 @@ export interface Run {
 export interface PatternState {
   /** Pattern version the runs belong to: runs of another version are dropped, never mixed. */
   v: number;
-  runs: Record<string, Run[]>;
+  /** Open runs by key. A Map: keys come and go on every event, which turns an object into a slow dictionary. */
+  runs: Map<string, Run[]>;
   /** Frequency cap: per cap key, event times of the actions sent inside the cap window. */
   caps?: Record<string, number[]>;
   /**
@@ -62,7 +63,7 @@ export interface MatchStats {
   runsDropped: number;
 }
 
-export const newPatternState = (version: number): PatternState => ({ v: version, runs: {} });
+export const newPatternState = (version: number): PatternState => ({ v: version, runs: new Map() });
 
 const changed = (state: PatternState) => (state.da = state.dx = undefined);
 
@@ -88,7 +89,7 @@ const DONE: Run[] = [];
 
 export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, out: Match[], stats: MatchStats): void {
   const key = keyOf(p, e);
-  const runs = state.runs[key];
+  const runs = state.runs.get(key);
   const next = NEXT;
   const done = DONE;
   if (runs) for (const r of runs) step(p, r, e, next, done);
@@ -104,8 +105,8 @@ export function onEvent(p: CompiledPattern, state: PatternState, e: EventRef, ou
     if (runs) {
       runs.length = next.length;
       for (let i = 0; i < next.length; i++) runs[i] = next[i]!;
-    } else state.runs[key] = next.slice();
-  } else if (runs) delete state.runs[key];
+    } else state.runs.set(key, next.slice());
+  } else if (runs) state.runs.delete(key);
   next.length = 0;
   done.length = 0;
 }
@@ -123,13 +124,13 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
   if (d === null || time < d) return;
   changed(state);
   const fired: Array<{ key: string; run: Run; deadline: number }> = [];
-  for (const key of Object.keys(state.runs).sort()) {
-    const runs = state.runs[key]!;
+  for (const key of [...state.runs.keys()].sort()) {
+    const runs = state.runs.get(key)!;
     const keep = runs.filter((r) => r.t0 + w > time);
     if (keep.length === runs.length) continue;
     for (const r of runs) if (r.t0 + w <= time && armed(p, r)) fired.push({ key, run: r, deadline: r.t0 + w });
-    if (keep.length) state.runs[key] = keep;
-    else delete state.runs[key];
+    if (keep.length) state.runs.set(key, keep);
+    else state.runs.delete(key);
   }
   fired.sort((a, b) => a.deadline - b.deadline || startSeq(a.run) - startSeq(b.run) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const prunedByKey = new Map<string, Run[]>();
@@ -138,11 +139,11 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
     if (earlier.some((m) => prunes(p, m, f.run))) continue;
     earlier.push(f.run);
     prunedByKey.set(f.key, earlier);
-    const left = state.runs[f.key];
+    const left = state.runs.get(f.key);
     if (left) {
       const kept = left.filter((r) => !prunes(p, f.run, r));
-      if (kept.length) state.runs[f.key] = kept;
-      else delete state.runs[f.key];
+      if (kept.length) state.runs.set(f.key, kept);
+      else state.runs.delete(f.key);
     }
     out.push({ key: f.key, run: f.run, eventTime: f.deadline, timeout: true });
   }
@@ -180,8 +181,8 @@ function computeDeadlines(p: CompiledPattern, state: PatternState): void {
   }
   let absence = Infinity;
   let all = -Infinity;
-  for (const key in state.runs) {
-    for (const r of state.runs[key]!) {
+  for (const runs of state.runs.values()) {
+    for (const r of runs) {
       const d = r.t0 + w;
       if (d > all) all = d;
       if (d < absence && armed(p, r)) absence = d;
@@ -192,8 +193,7 @@ function computeDeadlines(p: CompiledPattern, state: PatternState): void {
 }
 
 export function hasRuns(state: PatternState): boolean {
-  for (const _ in state.runs) return true;
-  return false;
+  return state.runs.size > 0;
 }
 
 /** The run's events by stage name, as conditions and templates see them. */

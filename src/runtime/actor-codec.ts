@@ -88,16 +88,16 @@ export function decodeActor(text: string): PersistedActor {
   out.cep = {};
   for (const id in json.cep) {
     const enc = json.cep[id]!;
-    const state: PatternState = { v: enc.v, runs: {} };
+    const state: PatternState = { v: enc.v, runs: new Map() };
     for (const key in enc.runs) {
-      state.runs[key] = enc.runs[key]!.map((r): Run => {
+      state.runs.set(key, enc.runs[key]!.map((r): Run => {
         const ev = r[8].map((seq) => {
           const e = bySeq.get(seq);
           if (!e) throw new Error(`stored actor names event ${seq}, which it does not hold`);
           return e;
         });
         return { s: r[0], c: r[1], n: r[2], b: r[3], z: r[4], t0: r[5], t1: r[6], tl: r[7], ev, st: r[9] };
-      });
+      }));
     }
     if (enc.caps) state.caps = enc.caps;
     out.cep[id] = state;
@@ -108,10 +108,10 @@ export function decodeActor(text: string): PersistedActor {
 function encodePatternState(state: PatternState, events: Set<EventRef>): string {
   let out = `{"v":${state.v},"runs":{`;
   let ksep = '';
-  for (const key in state.runs) {
+  for (const [key, runs] of state.runs) {
     out += `${ksep}${JSON.stringify(key)}:[`;
     let rsep = '';
-    for (const r of state.runs[key]!) {
+    for (const r of runs) {
       for (const e of r.ev) events.add(e);
       out += `${rsep}[${r.s},${r.c},${r.n},${r.b},${r.z},${r.t0},${r.t1},${r.tl},${listText(r)}]`;
       rsep = ',';

@@ -55,13 +55,14 @@ export interface ActorStats extends MatchStats {
  */
 export class UserActor {
   private session: UserSession | null;
-  private readonly cep: Record<string, PatternState>;
+  /** Pattern state by pattern id. A Map: entries come and go, and a dictionary-mode object made every for-in slow. */
+  private readonly cep: Map<string, PatternState>;
   private sent: Record<string, number[]> | null;
 
   private constructor(persisted?: PersistedActor) {
     this.session = persisted?.session ? UserSession.restore(persisted.session) : null;
-    this.cep = {};
-    for (const id in persisted?.cep ?? {}) this.cep[id] = persisted!.cep![id]!;
+    this.cep = new Map();
+    for (const id in persisted?.cep ?? {}) this.cep.set(id, persisted!.cep![id]!);
     this.sent = persisted?.sent ?? null;
   }
 
@@ -78,15 +79,14 @@ export class UserActor {
     return this.session;
   }
 
-  get patternStates(): Readonly<Record<string, PatternState>> {
+  get patternStates(): ReadonlyMap<string, PatternState> {
     return this.cep;
   }
 
   get isEmpty(): boolean {
     if (this.session && !this.session.isEmpty) return false;
     if (this.sent) return false;
-    for (const id in this.cep) {
-      const s = this.cep[id]!;
+    for (const s of this.cep.values()) {
       if (hasRuns(s) || (s.caps && Object.keys(s.caps).length > 0)) return false;
     }
     return true;
@@ -101,14 +101,14 @@ export class UserActor {
     this.dropEndedSession();
     const matches = MATCHES;
     for (const p of patterns.forType(e.eventType)) {
-      let state = this.cep[p.id];
+      let state = this.cep.get(p.id);
       // A new version starts clean: partial matches of the old one are dropped, never mixed.
       if (state && state.v !== p.version) state = undefined;
       const s = state ?? newPatternState(p.version);
       onEvent(p, s, e, matches, stats);
-      if (s !== state && hasRuns(s)) this.cep[p.id] = s;
+      if (s !== state && hasRuns(s)) this.cep.set(p.id, s);
       if (matches.length) out = this.emit(p, s, matches, out, stats);
-      else if (state && !hasRuns(state) && !state.caps) delete this.cep[p.id];
+      else if (state && !hasRuns(state) && !state.caps) this.cep.delete(p.id);
     }
     return out;
   }
@@ -123,19 +123,19 @@ export class UserActor {
     }
     const matches = MATCHES;
     // Id order, so a user's matches are numbered the same way in every run.
-    const ids = Object.keys(this.cep);
+    const ids = [...this.cep.keys()];
     if (ids.length > 1) ids.sort();
     for (const id of ids) {
       const p = patterns.get(id);
-      const state = this.cep[id]!;
+      const state = this.cep.get(id)!;
       if (!p || p.version !== state.v) {
-        delete this.cep[id];
+        this.cep.delete(id);
         continue;
       }
       onTime(p, state, time, matches);
       if (matches.length) out = this.emit(p, state, matches, out, stats);
       if (state.caps) expireCaps(p, state, time);
-      if (!hasRuns(state) && !state.caps) delete this.cep[id];
+      if (!hasRuns(state) && !state.caps) this.cep.delete(id);
     }
     if (this.sent) this.expireSent(time, patterns);
     return out;
@@ -148,9 +148,7 @@ export class UserActor {
   persist(): PersistedActor {
     const out: PersistedActor = {};
     if (this.session) out.session = this.session.persist();
-    for (const id in this.cep) {
-      (out.cep ??= {})[id] = this.cep[id]!;
-    }
+    for (const [id, state] of this.cep) (out.cep ??= {})[id] = state;
     if (this.sent) out.sent = this.sent;
     return out;
   }
@@ -174,8 +172,8 @@ export class UserActor {
       out.push({ type: 'match', pattern: p, match: m });
     }
     matches.length = 0;
-    if (hasRuns(state) || state.caps) this.cep[p.id] = state;
-    else delete this.cep[p.id];
+    if (hasRuns(state) || state.caps) this.cep.set(p.id, state);
+    else this.cep.delete(p.id);
     return out;
   }
 
@@ -212,7 +210,7 @@ export class UserActor {
  */
 function actorDeadline(
   session: number | null,
-  cep: Readonly<Record<string, PatternState>> | undefined,
+  cep: ReadonlyMap<string, PatternState>,
   sent: Readonly<Record<string, number[]>> | null,
   patterns: PatternSet,
 ): number | null {
@@ -222,8 +220,7 @@ function actorDeadline(
     const w = patterns.typeCapWindow(key);
     for (const t of sent[key]!) expiry = Math.max(expiry, t + w);
   }
-  for (const id in cep) {
-    const s = cep[id]!;
+  for (const [id, s] of cep) {
     const p = patterns.get(id);
     if (!p || s.v !== p.version) {
       exact = Math.min(exact, 0); // a pattern or version no longer in force: wake at once to drop its state

@@ -56,8 +56,8 @@ function patternStateView(id: string, s: PatternState, p: CompiledPattern | unde
   const runs: RunView[] = [];
   let absence: number | null = null;
   let expiry: number | null = null;
-  for (const key of Object.keys(s.runs).sort()) {
-    for (const r of s.runs[key]!) {
+  for (const key of [...s.runs.keys()].sort()) {
+    for (const r of s.runs.get(key)!) {
       const v = runView(key, r, current);
       runs.push(v);
       if (v.deadline !== null) {

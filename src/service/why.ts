@@ -216,7 +216,7 @@ export function explainWhy(input: WhyInput): WhyResult {
     }
     eventsRead++;
     const key = step.key;
-    const before = [...(state.runs[key] ?? [])];
+    const before = [...(state.runs.get(key) ?? [])];
     // Checked before the matcher runs: it updates a waiting run in place.
     const checks = new Map(before.map((r) => [r, diagnose(p, r, e)]));
     const starts = diagnoseStart(p, e);
@@ -224,7 +224,7 @@ export function explainWhy(input: WhyInput): WhyResult {
     const droppedBefore = stats.runsDropped;
     const matches: Match[] = [];
     onEvent(p, state, e, matches, stats);
-    const after = state.runs[key] ?? [];
+    const after = state.runs.get(key) ?? [];
     const doneRuns = matches.map((m) => m.run);
 
     for (const r of before) {
@@ -403,7 +403,7 @@ function stageName(p: CompiledPattern, r: Run): string {
 
 function allRuns(state: PatternState): Array<{ key: string; run: Run }> {
   const out: Array<{ key: string; run: Run }> = [];
-  for (const key of Object.keys(state.runs).sort()) for (const run of state.runs[key]!) out.push({ key, run });
+  for (const key of [...state.runs.keys()].sort()) for (const run of state.runs.get(key)!) out.push({ key, run });
   return out;
 }
 

@@ -32,7 +32,7 @@ export interface PatternRun {
  */
 export function runPattern(pattern: unknown, events: TestEvent[], opts: { until?: number } = {}): PatternRun {
   const p: CompiledPattern = compilePattern(pattern);
-  const state: PatternState = { v: p.version, runs: {} };
+  const state: PatternState = { v: p.version, runs: new Map() };
   const stats: MatchStats = { startsSkipped: 0, runsDropped: 0 };
   const matches: Match[] = [];
   events.forEach((e, i) => {
