@@ -5,12 +5,6 @@
  * A class, not a plain object: the expression engine checks values against this declared type.
  */
 export class EventRef {
-  /**
-   * The snapshot codec's text of this event (src/runtime/actor-codec.ts), computed once in its
-   * life. An in-object field, so setting it never changes the object's shape.
-   */
-  codecText: string | undefined = undefined;
-
   constructor(
     readonly seq: number,
     readonly eventTime: number,

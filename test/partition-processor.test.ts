@@ -378,7 +378,7 @@ describe('PartitionProcessor', () => {
     const big = new Harness({}, 1000);
     script(big);
 
-    const saved = new Map<string, string>();
+    const saved = new Map<string, Uint8Array>();
     const store: SnapshotSource = { loadActor: (u) => saved.get(u) };
     const small = new Harness({}, 1, store);
     const realSend = small.send.bind(small);

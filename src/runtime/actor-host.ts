@@ -5,7 +5,7 @@ import { encodeActor, decodeActor } from './actor-codec.js';
 
 /** Where passivated actors live between checkpoints; the LMDB store in production. */
 export interface SnapshotSource {
-  loadActor(userId: string): string | undefined;
+  loadActor(userId: string): Uint8Array | undefined;
 }
 
 export type ActorInput = { type: 'event'; event: EventRef } | { type: 'timeout'; time: number };
@@ -20,7 +20,7 @@ export interface Delivery {
 
 /**
  * One actor per user (session machine + pattern state, see user-actor.ts). Live actors sit in a
- * bounded cache (second-chance eviction, close to LRU); evicted ones are passivated to their persisted form (JSON text) and rehydrated on
+ * bounded cache (second-chance eviction, close to LRU); evicted ones are passivated to their persisted form (actor-codec.ts bytes) and rehydrated on
  * their next input. An actor holding nothing (no open session, no partial match, no cap) is
  * dropped and its row deleted: a quiet user costs no memory and no disk.
  *
@@ -42,8 +42,8 @@ export class ActorHost {
   private order: LiveActor[] = [];
   private head = 0;
   private tick = 0;
-  private readonly passivated = new Map<string, string | null>();
-  private committing = new Map<string, string | null>();
+  private readonly passivated = new Map<string, Uint8Array | null>();
+  private committing = new Map<string, Uint8Array | null>();
   private readonly dirty = new Set<string>();
   private readonly compiledSets = new Map<number, PatternSet>();
   evictions = 0;
@@ -121,11 +121,11 @@ export class ActorHost {
   }
 
   /**
-   * Takes every actor changed since the last capture as persisted text (null = delete).
+   * Takes every actor changed since the last capture in its stored form (null = delete).
    * Synchronous, so it is a consistent cut with the partition offsets captured beside it.
    */
-  captureDirty(): Map<string, string | null> {
-    const out = new Map<string, string | null>();
+  captureDirty(): Map<string, Uint8Array | null> {
+    const out = new Map<string, Uint8Array | null>();
     for (const userId of this.dirty) {
       const live = this.live.get(userId);
       out.set(userId, live ? encodeActor(persistLive(live)) : (this.passivated.get(userId) ?? null));
@@ -148,7 +148,7 @@ export class ActorHost {
     this.head = 0;
   }
 
-  private lookupPassivated(userId: string): string | null | undefined {
+  private lookupPassivated(userId: string): Uint8Array | null | undefined {
     if (this.passivated.has(userId)) return this.passivated.get(userId);
     if (this.committing.has(userId)) return this.committing.get(userId);
     return this.store.loadActor(userId);

@@ -47,7 +47,7 @@ export const emptyCounters = (): PartitionCounters => ({ events: 0, dlq: 0, late
 /** The contents of one checkpoint transaction. `null` deletes. */
 export interface CheckpointWrite {
   partitions: PartitionCheckpoint[];
-  actors: Map<string, string | null>;
+  actors: Map<string, Uint8Array | null>;
   /** Pattern sets (revision → documents as JSON) that the partitions' revisions name; written once each. */
   patternSets?: Map<number, string>;
   timers?: TimerChange[];
@@ -60,11 +60,11 @@ export class StoreError extends Error {
 export interface CheckpointStore {
   readonly path: string;
   loadPartition(partition: number): PartitionCheckpoint | undefined;
-  loadActor(userId: string): string | undefined;
+  loadActor(userId: string): Uint8Array | undefined;
   /** The documents of a pattern set a checkpoint named, as JSON text. */
   loadPatternSet(revision: number): string | undefined;
   /** Every stored actor. */
-  scanActors(): Iterable<{ userId: string; snapshot: string }>;
+  scanActors(): Iterable<{ userId: string; snapshot: Uint8Array }>;
   /** A partition's timers with after < deadline <= upTo, in (deadline, userId) order. */
   scanTimers(partition: number, after: number, upTo: number): Iterable<{ userId: string; deadline: number }>;
   /** One LMDB transaction: all of it lands or none of it does. */
@@ -77,7 +77,7 @@ export function openCheckpointStore(dataDir: string): CheckpointStore {
   const path = join(dataDir, 'state.lmdb');
   mkdirSync(dataDir, { recursive: true });
   const root: RootDatabase = open({ path, compression: false, mapSize: 64 * 1024 ** 3 });
-  const actors: Database<string, string> = root.openDB({ name: Databases.actors, encoding: 'string' });
+  const actors: Database<Uint8Array, string> = root.openDB({ name: Databases.actors, encoding: 'binary' });
   const partitions: Database<PartitionCheckpoint, number> = root.openDB({ name: Databases.partitions, encoding: 'msgpack' });
   const meta: Database<number, string> = root.openDB({ name: Databases.meta, encoding: 'msgpack' });
   const patternSets: Database<string, number> = root.openDB({ name: Databases.patternSets, encoding: 'string' });

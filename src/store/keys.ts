@@ -4,7 +4,7 @@
  * soon and recovery reads only those, whatever the number of users.
  */
 export const Databases = {
-  /** [userId] → the actor's persisted form (XState snapshot, ledger, pattern state), as JSON text. */
+  /** [userId] → the actor's persisted form (XState snapshot, ledger, pattern state), in actor-codec.ts's binary form. */
   actors: 'actors',
   /** [partition] → PartitionCheckpoint: the offset recovery replays from. */
   partitions: 'partitions',
@@ -17,10 +17,12 @@ export const Databases = {
 } as const;
 
 /**
- * 5: actors in actor-codec.ts's form (each event once, runs naming events by sequence) with the
- * actor's deadline (`d`); timers in their own database.
+ * 5: actors as text (each event once, runs naming events by sequence) with the actor's
+ * deadline; timers in their own database.
+ * 6: actors in actor-codec.ts's binary form (MessagePack; runs name events by index and carry no
+ * time bounds).
  */
-export const StoreLayoutVersion = 5;
+export const StoreLayoutVersion = 6;
 
 export const Keys = {
   actor: (userId: string) => userId,
