@@ -238,6 +238,12 @@ function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Pick<Run, 'e
   return ok;
 }
 
+/** `guards.some(g => holds(…))` without a closure per call: this runs per run per event. */
+function anyHolds(p: CompiledPattern, guards: readonly Condition[], e: EventRef, r: Run): boolean {
+  for (let i = 0; i < guards.length; i++) if (holds(p, guards[i]!, e, r)) return true;
+  return false;
+}
+
 const EMPTY_VIEW: MatchView = { first: {}, last: {}, match: {}, count: {} };
 
 /**
@@ -318,14 +324,14 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
       const bit = 1 << k;
       if (k === m) {
         if (p.endGuards.length > 0 && (blocked & bit) === 0) {
-          if (p.endGuards.some((g) => holds(p, g, e, r))) blocked |= bit;
+          if (anyHolds(p, p.endGuards, e, r)) blocked |= bit;
           else survives = true;
         }
         break;
       }
       const K = p.stages[k]!;
       if ((blocked & bit) === 0) {
-        if ((isNext && K.notNext.some((g) => holds(p, g, e, r))) || K.notFollowedBy.some((g) => holds(p, g, e, r))) {
+        if ((isNext && anyHolds(p, K.notNext, e, r)) || anyHolds(p, K.notFollowedBy, e, r)) {
           // The negation stands before stage k, so it also stands before everything after it.
           blocked |= ~(bit - 1);
           break;

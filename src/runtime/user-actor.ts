@@ -220,7 +220,9 @@ function actorDeadline(
     const w = patterns.typeCapWindow(key);
     for (const t of sent[key]!) expiry = Math.max(expiry, t + w);
   }
-  for (const [id, s] of cep) {
+  // Keys and get, not entries: an entry is a fresh [id, state] array each time, per delivery.
+  for (const id of cep.keys()) {
+    const s = cep.get(id)!;
     const p = patterns.get(id);
     if (!p || s.v !== p.version) {
       exact = Math.min(exact, 0); // a pattern or version no longer in force: wake at once to drop its state
