@@ -1,7 +1,7 @@
 /**
  * Nudge throughput and memory benchmark (`npm run bench`).
  *
- *   npm run bench -- [--users 100000] [--rounds 3] [--json] [--json-out f.json] [--profile] [--profile-out f.cpuprofile] [--actors 20000] [--seed 1] [--workers 1]
+ *   npm run bench -- [--users 100000] [--rounds 3] [--json] [--json-out f.json] [--profile] [--profile-out f.cpuprofile] [--actors 20000] [--seed 1] [--workers 1] [--checkpoint-ms 1000]
  *
  * On a private nats-server (started from nats.conf in a temp dir, never the machine's :4222):
  *   1. a child process generates the seeded synthetic sample (100k users → ~1.28M events) and
@@ -69,6 +69,8 @@ const { values: opts } = parseArgs({
     seed: { type: 'string', default: '1' },
     /** Engine threads in the engine pass (NUDGE_WORKERS); RAW stays one consumer thread. */
     workers: { type: 'string', default: '1' },
+    /** Checkpoint interval of the engine pass (issue 7: checkpoints every second). */
+    'checkpoint-ms': { type: 'string', default: '1000' },
     json: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'profile-out': { type: 'string' },
@@ -84,7 +86,7 @@ const { values: opts } = parseArgs({
 
 if (opts.help) {
   process.stdout.write(
-    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile] [--workers N=1]\n' + SUITE_USAGE,
+    'usage: npm run bench -- [--users N=100000] [--rounds R=3] [--actors N=20000] [--seed S=1] [--json] [--json-out file.json] [--profile] [--profile-out file.cpuprofile] [--workers N=1] [--checkpoint-ms MS=1000]\n' + SUITE_USAGE,
   );
   process.exit(0);
 }
@@ -101,6 +103,7 @@ const USERS = positiveInt('users', opts.users);
 const ROUNDS = positiveInt('rounds', opts.rounds);
 const MEM_ACTORS = positiveInt('actors', opts.actors);
 const SEED = Number(opts.seed);
+const CHECKPOINT_MS = positiveInt('checkpoint-ms', opts['checkpoint-ms']);
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -436,7 +439,7 @@ interface LmdbFigures {
 }
 
 function engineConfig(url: string, dataDir: string): Config {
-  return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '', workers: Number(opts.workers) });
+  return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '', workers: Number(opts.workers), checkpointIntervalMs: CHECKPOINT_MS });
 }
 
 async function enginePass(url: string, dataDir: string, lastSeq: number[], expectEvents: number, profile?: (phase: 'start' | 'stop') => Promise<void>): Promise<EngineResult> {
@@ -1231,6 +1234,7 @@ function renderTable(r: Result): string {
   kv('machine', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memGiB} GiB, ${r.machine.os}`);
   kv('node / nats-server', `${r.machine.node} / ${r.machine.natsServer}`);
   kv('events / users / partitions', `${fmtInt(r.events)} / ${fmtInt(r.users)} / ${PARTITIONS}`);
+  kv('engine checkpoints', `every ${fmtInt(CHECKPOINT_MS)} ms (--checkpoint-ms)`);
   kv('publish', `${fmtRate(r.publish.rate)} (${r.publish.method}, ${r.publish.seconds.toFixed(1)} s, stream count verified)`);
   kv(`patterns active (${r.patterns.active.length})`, r.patterns.active.join(', '));
   lines.push('');

@@ -40,9 +40,13 @@ type EncodedActor = [
 // stored), objects read back as objects.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
-// Scratch for encodeActor (synchronous, never re-entered): the index of each event written so far.
+// Scratch for encodeActor (synchronous, never re-entered): the events written so far, and past
+// LINEAR_MAX of them an index by identity. Most actors hold a handful of events, and scanning a
+// short list beats hashing an object per reference.
+const REFS: EventRef[] = [];
 const INDEX = new Map<EventRef, number>();
 const EVENTS: EncodedEvent[] = [];
+const LINEAR_MAX = 32;
 
 export function encodeActor(actor: PersistedActor): Uint8Array {
   try {
@@ -54,7 +58,8 @@ export function encodeActor(actor: PersistedActor): Uint8Array {
     const encoded: EncodedActor = [FORMAT, actor.due ?? null, actor.session ?? null, actor.sent ?? null, cep, EVENTS];
     return packr.pack(encoded);
   } finally {
-    INDEX.clear();
+    if (REFS.length > LINEAR_MAX) INDEX.clear();
+    REFS.length = 0;
     EVENTS.length = 0;
   }
 }
@@ -106,11 +111,16 @@ function encodePatternState(id: string, state: PatternState): EncodedPatternStat
 }
 
 function indexOf(e: EventRef): number {
-  let i = INDEX.get(e);
-  if (i === undefined) {
-    i = EVENTS.length;
-    INDEX.set(e, i);
-    EVENTS.push([e.seq, e.eventTime, e.eventType, e.productId, e.categoryId, e.categoryCode, e.brand, e.price, e.userSession]);
+  const n = REFS.length;
+  if (n <= LINEAR_MAX) {
+    for (let i = n - 1; i >= 0; i--) if (REFS[i] === e) return i;
+  } else {
+    const i = INDEX.get(e);
+    if (i !== undefined) return i;
   }
-  return i;
+  REFS.push(e);
+  if (n === LINEAR_MAX) for (let i = 0; i <= n; i++) INDEX.set(REFS[i]!, i);
+  else if (n > LINEAR_MAX) INDEX.set(e, n);
+  EVENTS.push([e.seq, e.eventTime, e.eventType, e.productId, e.categoryId, e.categoryCode, e.brand, e.price, e.userSession]);
+  return n;
 }
