@@ -17,24 +17,21 @@ import type { PersistedActor } from './user-actor.js';
  *   last of its events' times, which is exactly how the matcher keeps them.
  *
  *   [FORMAT, due|null, session|null, sent|null,
- *    [[patternId, version, [[key, [[s, c, n, b, z, [eventIndex…], [stage…]], …]], …], caps|null], …] | null,
- *    [[seq, eventTime, eventType, productId, categoryId, categoryCode, brand, price, userSession], …]]
+ *    [[patternId, version, caps|null, [key, runCount, …runs, key, runCount, …runs]], …] | null,
+ *    [seq, eventTime, eventType, productId, categoryId, categoryCode, brand, price, userSession, seq, …]]
+ *
+ *   where each run is the numbers s, c, n, b, z, k, then k event indexes, then k stage indexes.
+ *
+ * Runs and events are flat lists rather than a list per run or event: an actor holds dozens of
+ * runs, and packing (and unpacking) one array each cost more than their contents.
  *
  * `nudge actor show` and the inspect service read actors through decodeActor, never the bytes.
  */
 const FORMAT = 1;
 
-type EncodedRun = [number, number, number, number, number, number[], number[]];
-type EncodedEvent = [number, number, string, string, string, string, string, number, string];
-type EncodedPatternState = [string, number, Array<[string, EncodedRun[]]>, Record<string, number[]> | null];
-type EncodedActor = [
-  typeof FORMAT,
-  number | null,
-  PersistedActor['session'] | null,
-  PersistedActor['sent'] | null,
-  EncodedPatternState[] | null,
-  EncodedEvent[],
-];
+type EncodedPatternState = [string, number, Record<string, number[]> | null, Array<string | number>];
+type EncodedActor = [typeof FORMAT, number | null, PersistedActor['session'] | null, PersistedActor['sent'] | null, EncodedPatternState[] | null, Array<string | number>];
+const EVENT_WIDTH = 9;
 
 // Plain arrays and objects both ways: no records (their shared structures would have to be
 // stored), objects read back as objects.
@@ -45,7 +42,7 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: fal
 // short list beats hashing an object per reference.
 const REFS: EventRef[] = [];
 const INDEX = new Map<EventRef, number>();
-const EVENTS: EncodedEvent[] = [];
+const EVENTS: Array<string | number> = [];
 const LINEAR_MAX = 32;
 
 export function encodeActor(actor: PersistedActor): Uint8Array {
@@ -73,41 +70,61 @@ export function decodeActor(bytes: Uint8Array): PersistedActor {
   if (session !== null) out.session = session;
   if (sent !== null) out.sent = sent;
   if (cep === null) return out;
-  const refs = events.map((t) => new EventRef(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8]));
+  const refs: EventRef[] = [];
+  const num = events as number[];
+  const str = events as string[];
+  for (let i = 0; i + EVENT_WIDTH <= events.length; i += EVENT_WIDTH) {
+    refs.push(new EventRef(num[i]!, num[i + 1]!, str[i + 2]!, str[i + 3]!, str[i + 4]!, str[i + 5]!, str[i + 6]!, num[i + 7]!, str[i + 8]!));
+  }
   out.cep = {};
-  for (const [id, v, runs, caps] of cep) {
+  for (const [id, v, caps, runs] of cep) {
     const state: PatternState = { v, runs: new Map() };
-    for (const [key, list] of runs) state.runs.set(key, list.map((r) => decodeRun(r, refs)));
+    let at = 0;
+    while (at < runs.length) {
+      const key = runs[at++] as string;
+      const count = runs[at++] as number;
+      const list: Run[] = [];
+      for (let r = 0; r < count; r++) at = decodeRun(runs as number[], at, refs, list);
+      state.runs.set(key, list);
+    }
     if (caps !== null) state.caps = caps;
     out.cep[id] = state;
   }
   return out;
 }
 
-function decodeRun(r: EncodedRun, refs: EventRef[]): Run {
-  const ev = r[5].map((i) => {
-    const e = refs[i];
-    if (!e) throw new Error(`stored actor names event #${i}, which it does not hold`);
-    return e;
-  });
-  if (ev.length === 0) throw new Error('stored actor has a run without events');
+/** Reads the run at `at` into `list`; returns where the next one starts. */
+function decodeRun(f: number[], at: number, refs: EventRef[], list: Run[]): number {
+  const k = f[at + 5]!;
+  if (!(k > 0)) throw new Error('stored actor has a run without events');
+  const ev: EventRef[] = [];
+  const st: number[] = [];
   let t0 = Infinity;
   let t1 = -Infinity;
-  for (const e of ev) {
+  for (let i = 0; i < k; i++) {
+    const e = refs[f[at + 6 + i]!];
+    if (!e) throw new Error(`stored actor names event #${f[at + 6 + i]}, which it does not hold`);
     if (e.eventTime < t0) t0 = e.eventTime;
     if (e.eventTime > t1) t1 = e.eventTime;
+    ev.push(e);
+    st.push(f[at + 6 + k + i]!);
   }
-  return { s: r[0], c: r[1], n: r[2], b: r[3], z: r[4], t0, t1, tl: ev[ev.length - 1]!.eventTime, ev, st: r[6] };
+  list.push({ s: f[at]!, c: f[at + 1]!, n: f[at + 2]!, b: f[at + 3]!, z: f[at + 4]!, t0, t1, tl: ev[k - 1]!.eventTime, ev, st });
+  return at + 6 + 2 * k;
 }
 
 function encodePatternState(id: string, state: PatternState): EncodedPatternState {
-  const runs: Array<[string, EncodedRun[]]> = [];
+  const runs: Array<string | number> = [];
   for (const [key, list] of state.runs) {
-    const encoded: EncodedRun[] = [];
-    for (const r of list) encoded.push([r.s, r.c, r.n, r.b, r.z, r.ev.map(indexOf), r.st]);
-    runs.push([key, encoded]);
+    runs.push(key, list.length);
+    for (const r of list) {
+      const k = r.ev.length;
+      runs.push(r.s, r.c, r.n, r.b, r.z, k);
+      for (let i = 0; i < k; i++) runs.push(indexOf(r.ev[i]!));
+      for (let i = 0; i < k; i++) runs.push(r.st[i]!);
+    }
   }
-  return [id, state.v, runs, state.caps ?? null];
+  return [id, state.v, state.caps ?? null, runs];
 }
 
 function indexOf(e: EventRef): number {
@@ -121,6 +138,6 @@ function indexOf(e: EventRef): number {
   REFS.push(e);
   if (n === LINEAR_MAX) for (let i = 0; i <= n; i++) INDEX.set(REFS[i]!, i);
   else if (n > LINEAR_MAX) INDEX.set(e, n);
-  EVENTS.push([e.seq, e.eventTime, e.eventType, e.productId, e.categoryId, e.categoryCode, e.brand, e.price, e.userSession]);
+  EVENTS.push(e.seq, e.eventTime, e.eventType, e.productId, e.categoryId, e.categoryCode, e.brand, e.price, e.userSession);
   return n;
 }
