@@ -36,7 +36,7 @@ export class ActorHost {
    * placed, in which case it is placed again at the back. An access costs a counter store instead
    * of a Map delete + set, and the order still depends only on the input. An array with a moving
    * head rather than the Map's own order: a Map keeps a hole for every deleted entry until it
-   * rehashes, and taking its first entry walked all of them (5% of the engine at 100k users).
+   * rehashes, and taking its first entry walked all of them (5% of the processors at 100k users).
    * Entries of actors no longer live (`gone`) are skipped and compacted away.
    */
   private order: LiveActor[] = [];
