@@ -78,8 +78,9 @@ await pass('subject + decodeEvent (UTF-8, JSON.parse, validation)', () => {
 async function processorPass(checkpointEvery: number | null): Promise<{ outputs: number; captured: number }> {
   // With checkpoints, a real LMDB store in a temp dir, committed as the engine does: evicted
   // actors come back from it, and timers past the span are read back from it.
-  const dir = mkdtempSync(join(tmpdir(), 'nudge-micro-'));
-  const store = checkpointEvery === null ? null : openCheckpointStore(dir);
+  const dir = checkpointEvery === null ? null : mkdtempSync(join(tmpdir(), 'nudge-micro-'));
+  const store = dir === null ? null : openCheckpointStore(dir);
+  const every = checkpointEvery ?? Number.POSITIVE_INFINITY;
   const host = new ActorHost(store ?? { loadActor: () => undefined }, CAP, PATTERNS);
   const popts = { partitions: P, maxOutOfOrderMs: 5_000, latePolicy: 'process' as const, maxEventBytes: 16 * 1024 };
   const owned = Array.from({ length: P }, (_, p) => p);
@@ -93,7 +94,7 @@ async function processorPass(checkpointEvery: number | null): Promise<{ outputs:
       out.length = 0;
       procs[Number(m.subject.slice(m.subject.lastIndexOf('.') + 1))]!.process(m, out);
       outputs += out.length;
-      if (store && checkpointEvery !== null && ++since >= checkpointEvery) {
+      if (store && ++since >= every) {
         since = 0;
         const write = captureCheckpoint(procs, host);
         captured += write.actors.size;
@@ -103,7 +104,7 @@ async function processorPass(checkpointEvery: number | null): Promise<{ outputs:
     }
   } finally {
     await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
   return { outputs, captured };
 }

@@ -1070,6 +1070,7 @@ async function main(gcFn: () => void): Promise<void> {
       users,
       partitions: PARTITIONS,
       seed: SEED,
+      checkpointMs: CHECKPOINT_MS,
       publish: { method: pub.method, rate: pub.rate, seconds: pub.seconds, ...(pub.coreAttempt ? { coreAttempt: pub.coreAttempt } : {}) },
       patterns: { dir: patterns.dir, active: patterns.active.map((p) => `${p.id}@${p.version}`) },
       actionsByPattern,
@@ -1166,6 +1167,8 @@ type Result = {
   machine: { cpu: string; cores: number; memGiB: number; os: string; node: string; natsServer: string };
   events: number;
   users: number;
+  /** The engine pass's checkpoint interval (--checkpoint-ms). */
+  checkpointMs: number;
   publish: { method: string; rate: number; seconds: number };
   patterns: { dir: string; active: string[] };
   actionsByPattern: PatternActions[];
@@ -1238,7 +1241,7 @@ function renderTable(r: Result): string {
   kv('machine', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memGiB} GiB, ${r.machine.os}`);
   kv('node / nats-server', `${r.machine.node} / ${r.machine.natsServer}`);
   kv('events / users / partitions', `${fmtInt(r.events)} / ${fmtInt(r.users)} / ${PARTITIONS}`);
-  kv('engine checkpoints', `every ${fmtInt(CHECKPOINT_MS)} ms (--checkpoint-ms)`);
+  kv('engine checkpoints', `every ${fmtInt(r.checkpointMs)} ms (--checkpoint-ms)`);
   kv('publish', `${fmtRate(r.publish.rate)} (${r.publish.method}, ${r.publish.seconds.toFixed(1)} s, stream count verified)`);
   kv(`patterns active (${r.patterns.active.length})`, r.patterns.active.join(', '));
   lines.push('');

@@ -6,7 +6,7 @@ export type { PatternSpec, PatternInput, StageSpec, PatternKey } from './pattern
 export { compileExpression, ExpressionError } from './expressions.js';
 export type { CompiledExpression, MatchView, ExpressionContext } from './expressions.js';
 export { renderPayload, capKey } from './action-template.js';
-export { onEvent, onTime, nextDeadline, absenceDeadline, expiryDeadline, hasRuns, matchView, keyOf, newPatternState, setHidden } from './matcher.js';
+export { onEvent, onTime, nextDeadline, absenceDeadline, expiryDeadline, hasRuns, matchView, keyOf, newPatternState } from './matcher.js';
 export type { Run, PatternState, Match, MatchStats } from './matcher.js';
 export { PatternSet, typeLedgerKey, loadPatternDir, compilePatternText, readPatternFiles } from './pattern-set.js';
 export type { RejectedPattern, CompileResult } from './pattern-set.js';

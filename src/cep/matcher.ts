@@ -71,7 +71,7 @@ const changed = (state: PatternState) => (state.da = state.dx = undefined);
  * Caches ride on the objects they describe as non-enumerable symbol properties, so neither JSON
  * nor a deep-equality check sees them.
  */
-export function setHidden<T extends object, K extends keyof T, V extends T[K]>(o: T, key: K, value: V): V {
+function setHidden<T extends object, K extends keyof T, V extends T[K]>(o: T, key: K, value: V): V {
   if (key in o) o[key] = value;
   else Object.defineProperty(o, key, { value, writable: true, configurable: true, enumerable: false });
   return value;

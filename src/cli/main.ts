@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, CommanderError } from 'commander';
-import { ConfigError, type ConfigInput } from '../config/index.js';
+import { ConfigError, DEFAULT_NATS_URL, type ConfigInput } from '../config/index.js';
 import { NatsSetupError } from '../nats/index.js';
 import { ExitCode, CliError } from './exit-codes.js';
 import { runCommand } from './run-command.js';
@@ -50,7 +50,7 @@ program
   .command('run')
   .description('run the engine against NATS_URL until SIGINT/SIGTERM')
   .option('--data-dir <dir>', 'LMDB state directory (env NUDGE_DATA_DIR, default ./.nudge)')
-  .option('--nats-url <url>', 'NATS server (env NATS_URL, default nats://127.0.0.1:4222)')
+  .option('--nats-url <url>', `NATS server (env NATS_URL, default ${DEFAULT_NATS_URL})`)
   .option('--workers <n>', 'engine threads, each owning a share of the partitions (env NUDGE_WORKERS, default 1)', positiveInt('--workers'))
   .action((f: CommonFlags & { workers?: number }) => runCommand({ ...overrides(f), workers: f.workers }));
 

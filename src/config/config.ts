@@ -11,9 +11,12 @@ const DAY = 24 * HOUR;
 
 const intFromEnv = (min: number) => z.coerce.number().int().min(min);
 
+/** Where `nudge` looks for NATS when NATS_URL and --nats-url are not given (issue 2). */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
 /** Every tunable in one place, validated once at start-up: a bad value stops the process before it touches data. */
 export const configSchema = z.object({
-  natsUrl: z.string().min(1).default('nats://127.0.0.1:4222'),
+  natsUrl: z.string().min(1).default(DEFAULT_NATS_URL),
   dataDir: z.string().min(1).default('./.nudge'),
   /** P in nats.conf's partition mapping; the engine verifies it against the server with a probe. */
   partitions: intFromEnv(1).max(1024).default(8),

@@ -79,10 +79,6 @@ export class UserActor {
     return this.session;
   }
 
-  get patternStates(): ReadonlyMap<string, PatternState> {
-    return this.cep;
-  }
-
   get isEmpty(): boolean {
     if (this.session && !this.session.isEmpty) return false;
     if (this.sent) return false;
