@@ -78,3 +78,43 @@ test('the run time bounds are rebuilt from the events exactly', () => {
 test('bytes that are not an actor are refused with a reason', () => {
   assert.throws(() => decodeActor(new Uint8Array([0x93, 0x02, 0xc0, 0xc0])), /actor format/);
 });
+
+test('edge values survive: positions past 2^31, negative bit sets, empty ledgers, non-ASCII and long strings', () => {
+  const long = 'x'.repeat(300);
+  const e1 = new EventRef(3_000_000_000, 1_700_000_000_000.5, 'view', 'prodé', '', 'kategorie.äpfel', long, -0.01, 'sess-1');
+  const e2 = new EventRef(3_000_000_001, 1_700_000_060_000, 'view', 'prodé', '', 'kategorie.äpfel', long, 19.99, 'sess-1');
+  const e3 = new EventRef(3_000_000_002, 1_700_000_120_000, 'cart', '42', 'c9', '', '', 0, '');
+  const persisted: PersistedActor = {
+    due: 1_700_000_999_000,
+    position: 2 * 3_000_000_002 + 1,
+    session: { machine: { status: 'active', value: 'carting', historyValue: {}, context: {}, children: {} }, ledger: { sessionStart: 1, lastEventTime: 2, firstSeq: 3_000_000_000, userSession: 'ß-session', views: 2, carts: 1, removes: 0, purchases: 0, others: 0, revenue: 12.5 } },
+    sent: { coupon: [1_700_000_000_000, 1_700_000_100_000], cart_recovery: [] },
+    cep: {
+      'repeat-category': {
+        v: 3,
+        runs: new Map([
+          ['', [{ s: 1, c: 2, n: 2, b: ~0, z: 1, t0: e1.eventTime, t1: e2.eventTime, tl: e2.eventTime, ev: [e1, e2], st: [0, 1] }]],
+          ['sess-1', [{ s: 0, c: 1, n: 0, b: 1 << 30, z: 0, t0: e3.eventTime, t1: e3.eventTime, tl: e3.eventTime, ev: [e3], st: [0] }]],
+        ]),
+        caps: {},
+      },
+    },
+  };
+  const back = decodeActor(encodeActor(persisted));
+  // The machine is stored as its phase; the rest as it was.
+  const { session, ...rest } = back;
+  const { session: wanted, ...wantedRest } = persisted;
+  assert.equal((session!.machine as { value: string }).value, 'carting');
+  assert.deepEqual(session!.ledger, wanted!.ledger);
+  assert.deepEqual(shape(rest), shape(wantedRest));
+  assert.equal(back.cep!['repeat-category']!.runs.get('')![0]!.b, ~0);
+});
+
+test('cut-off bytes are refused, never read past their end', () => {
+  const actor = UserActor.create();
+  feed(actor, 11, 20);
+  const bytes = encodeActor(actor.persist());
+  for (const cut of [1, 5, Math.floor(bytes.length / 2), bytes.length - 1]) {
+    assert.throws(() => decodeActor(bytes.subarray(0, cut)), /stored actor/, `cut at ${cut} of ${bytes.length}`);
+  }
+});

@@ -1,130 +1,240 @@
-import { Packr } from 'msgpackr';
-import { EventRef } from '../../actors/index.js';
+import { EventRef, sessionTransitions, type SessionLedger } from '../../actors/index.js';
 import type { PatternState, Run } from '../cep/index.js';
 import type { PersistedActor } from './user-actor.js';
+import { ByteWriter, ByteReader } from './byte-codec.js';
 
 /**
- * The stored form of a persisted actor: MessagePack of nested arrays. It is on the checkpoint
- * path for every actor an event touched since the last checkpoint — at 100k users that is most
- * events — so it is built for speed, not for reading:
+ * The stored form of a persisted actor. It is on the checkpoint path for every actor an event
+ * touched since the last checkpoint — at 100k users that is most events — so it is built for
+ * speed, not for reading (byte-codec.ts has the primitives):
  *
- * - binary, because every event time and price is a double, and printing doubles as text
- *   (what the session-5 JSON form did) cost more than everything else in a capture together;
  * - each event is written once per actor, and runs name events by their index in that list,
  *   because the same views sit in many partial matches at once (every repeat-category run of a
  *   user holds them);
  * - a run's time bounds (t0, t1, tl) are not written: they are the earliest, the latest and the
- *   last of its events' times, which is exactly how the matcher keeps them.
+ *   last of its events' times, which is exactly how the matcher keeps them;
+ * - the session machine is written as its phase: its XState snapshot is a function of the phase
+ *   (session-transitions.ts).
  *
- *   [FORMAT, due|null, session|null, sent|null,
- *    [[patternId, version, caps|null, [key, runCount, …runs, key, runCount, …runs]], …] | null,
- *    [seq, eventTime, eventType, productId, categoryId, categoryCode, brand, price, userSession, seq, …]]
+ *   FORMAT, u32 where the events start, flags, [due], [position], [session], [sent], [cep],
+ *   then the events: count, and per event seq, eventTime, eventType, productId, categoryId,
+ *   categoryCode, brand, price, userSession.
  *
- *   where each run is the numbers s, c, n, b, z, k, then k event indexes, then k stage indexes.
- *
- * Runs and events are flat lists rather than a list per run or event: an actor holds dozens of
- * runs, and packing (and unpacking) one array each cost more than their contents.
+ * The events are written last because walking the runs is what finds them, and read first
+ * because the runs name them. An event's strings are written as "same as the event before"
+ * where they are (the session id, the type and the category mostly are).
  *
  * `nudge actor show` and the inspect service read actors through decodeActor, never the bytes.
  */
-const FORMAT = 1;
+const FORMAT = 2;
 
-type EncodedPatternState = [string, number, Record<string, number[]> | null, Array<string | number>];
-type EncodedActor = [typeof FORMAT, number | null, PersistedActor['session'] | null, PersistedActor['sent'] | null, EncodedPatternState[] | null, Array<string | number>];
-const EVENT_WIDTH = 9;
+const HAS_DUE = 1;
+const HAS_POSITION = 2;
+const HAS_SESSION = 4;
+const HAS_LEDGER = 8;
+const HAS_SENT = 16;
+const HAS_CEP = 32;
 
-// Plain arrays and objects both ways: no records (their shared structures would have to be
-// stored), objects read back as objects.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
+const w = new ByteWriter();
 // Scratch for encodeActor (synchronous, never re-entered): the events written so far, and past
 // LINEAR_MAX of them an index by identity. Most actors hold a handful of events, and scanning a
 // short list beats hashing an object per reference.
 const REFS: EventRef[] = [];
 const INDEX = new Map<EventRef, number>();
-const EVENTS: Array<string | number> = [];
 const LINEAR_MAX = 32;
 
 export function encodeActor(actor: PersistedActor): Uint8Array {
   try {
-    let cep: EncodedPatternState[] | null = null;
-    if (actor.cep) {
-      cep = [];
-      for (const id in actor.cep) cep.push(encodePatternState(id, actor.cep[id]!));
+    w.reset();
+    w.byte(FORMAT);
+    const eventsAt = w.reserveU32();
+    const session = actor.session;
+    let flags = 0;
+    if (actor.due !== undefined) flags |= HAS_DUE;
+    if (actor.position !== undefined) flags |= HAS_POSITION;
+    if (session) flags |= HAS_SESSION | (session.ledger ? HAS_LEDGER : 0);
+    if (actor.sent) flags |= HAS_SENT;
+    if (actor.cep) flags |= HAS_CEP;
+    w.uint(flags);
+    if (actor.due !== undefined) w.f64(actor.due);
+    if (actor.position !== undefined) w.uint(actor.position);
+    if (session) {
+      w.str(sessionTransitions.phaseOf(session.machine));
+      if (session.ledger) writeLedger(session.ledger);
     }
-    const encoded: EncodedActor = [FORMAT, actor.due ?? null, actor.session ?? null, actor.sent ?? null, cep, EVENTS];
-    return packr.pack(encoded);
+    if (actor.sent) writeTimes(actor.sent);
+    if (actor.cep) {
+      const ids = Object.keys(actor.cep);
+      w.uint(ids.length);
+      for (const id of ids) writePatternState(id, actor.cep[id]!);
+    }
+    w.patchU32(eventsAt, w.length);
+    w.uint(REFS.length);
+    let p: EventRef | undefined;
+    for (const e of REFS) {
+      w.uint(e.seq);
+      w.f64(e.eventTime);
+      w.str(e.eventType, p?.eventType);
+      w.str(e.productId, p?.productId);
+      w.str(e.categoryId, p?.categoryId);
+      w.str(e.categoryCode, p?.categoryCode);
+      w.str(e.brand, p?.brand);
+      w.f64(e.price);
+      w.str(e.userSession, p?.userSession);
+      p = e;
+    }
+    return w.bytes();
   } finally {
     if (REFS.length > LINEAR_MAX) INDEX.clear();
     REFS.length = 0;
-    EVENTS.length = 0;
   }
 }
 
 export function decodeActor(bytes: Uint8Array): PersistedActor {
-  const enc = packr.unpack(bytes) as EncodedActor;
-  if (!Array.isArray(enc) || enc[0] !== FORMAT) throw new Error(`stored actor is not in actor format ${FORMAT}`);
-  const [, due, session, sent, cep, events] = enc;
+  const r = new ByteReader(bytes);
+  if (bytes.length < 5 || r.byte() !== FORMAT) throw new Error(`stored actor is not in actor format ${FORMAT}`);
+  const eventsAt = r.u32();
+  const flags = r.uint();
   const out: PersistedActor = {};
-  if (due !== null) out.due = due;
-  if (session !== null) out.session = session;
-  if (sent !== null) out.sent = sent;
-  if (cep === null) return out;
-  const refs: EventRef[] = [];
-  const num = events as number[];
-  const str = events as string[];
-  for (let i = 0; i + EVENT_WIDTH <= events.length; i += EVENT_WIDTH) {
-    refs.push(new EventRef(num[i]!, num[i + 1]!, str[i + 2]!, str[i + 3]!, str[i + 4]!, str[i + 5]!, str[i + 6]!, num[i + 7]!, str[i + 8]!));
+  if (flags & HAS_DUE) out.due = r.f64();
+  if (flags & HAS_POSITION) out.position = r.uint();
+  if (flags & HAS_SESSION) {
+    const machine = sessionTransitions.persistedOf(sessionTransitions.phaseOf({ value: r.str() }));
+    out.session = { machine, ledger: flags & HAS_LEDGER ? readLedger(r) : null };
   }
-  out.cep = {};
-  for (const [id, v, caps, runs] of cep) {
-    const state: PatternState = { v, runs: new Map() };
-    let at = 0;
-    while (at < runs.length) {
-      const key = runs[at++] as string;
-      const count = runs[at++] as number;
-      const list: Run[] = [];
-      for (let r = 0; r < count; r++) at = decodeRun(runs as number[], at, refs, list);
-      state.runs.set(key, list);
+  if (flags & HAS_SENT) out.sent = readTimes(r);
+  if (flags & HAS_CEP) {
+    const refs = readEvents(new ByteReader(bytes, eventsAt));
+    out.cep = {};
+    for (let i = r.uint(); i > 0; i--) {
+      const id = r.str();
+      out.cep[id] = readPatternState(r, refs);
     }
-    if (caps !== null) state.caps = caps;
-    out.cep[id] = state;
+  }
+  if (r.pos !== eventsAt) throw new Error('stored actor is malformed: its sections do not meet');
+  return out;
+}
+
+function writeLedger(l: SessionLedger): void {
+  w.f64(l.sessionStart);
+  w.f64(l.lastEventTime);
+  w.uint(l.firstSeq);
+  if (l.userSession === null) w.byte(0);
+  else {
+    w.byte(1);
+    w.str(l.userSession);
+  }
+  w.uint(l.views);
+  w.uint(l.carts);
+  w.uint(l.removes);
+  w.uint(l.purchases);
+  w.uint(l.others);
+  w.f64(l.revenue);
+}
+
+function readLedger(r: ByteReader): SessionLedger {
+  const sessionStart = r.f64();
+  const lastEventTime = r.f64();
+  const firstSeq = r.uint();
+  const userSession = r.byte() === 1 ? r.str() : null;
+  return { sessionStart, lastEventTime, firstSeq, userSession, views: r.uint(), carts: r.uint(), removes: r.uint(), purchases: r.uint(), others: r.uint(), revenue: r.f64() };
+}
+
+/** A ledger of event times by key (caps, type caps). Written as count + 1 so an empty one stays empty, not absent. */
+function writeTimes(ledger: Record<string, number[]>): void {
+  const keys = Object.keys(ledger);
+  w.uint(keys.length);
+  for (const k of keys) {
+    const times = ledger[k]!;
+    w.str(k);
+    w.uint(times.length);
+    for (const t of times) w.f64(t);
+  }
+}
+
+function readTimes(r: ByteReader): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (let i = r.uint(); i > 0; i--) {
+    const k = r.str();
+    const times: number[] = [];
+    for (let j = r.uint(); j > 0; j--) times.push(r.f64());
+    out[k] = times;
   }
   return out;
 }
 
-/** Reads the run at `at` into `list`; returns where the next one starts. */
-function decodeRun(f: number[], at: number, refs: EventRef[], list: Run[]): number {
-  const k = f[at + 5]!;
+function writePatternState(id: string, state: PatternState): void {
+  w.str(id);
+  w.uint(state.v);
+  if (state.caps) {
+    w.byte(1);
+    writeTimes(state.caps);
+  } else w.byte(0);
+  w.uint(state.runs.size);
+  for (const [key, list] of state.runs) {
+    w.str(key);
+    w.uint(list.length);
+    for (const run of list) {
+      const k = run.ev.length;
+      w.uint(run.s);
+      w.uint(run.c);
+      w.uint(run.n);
+      w.int32(run.b);
+      w.uint(run.z);
+      w.uint(k);
+      for (let i = 0; i < k; i++) w.uint(indexOf(run.ev[i]!));
+      for (let i = 0; i < k; i++) w.uint(run.st[i]!);
+    }
+  }
+}
+
+function readPatternState(r: ByteReader, refs: EventRef[]): PatternState {
+  const v = r.uint();
+  const state: PatternState = { v, runs: new Map() };
+  if (r.byte() === 1) state.caps = readTimes(r);
+  for (let keys = r.uint(); keys > 0; keys--) {
+    const key = r.str();
+    const list: Run[] = [];
+    for (let n = r.uint(); n > 0; n--) list.push(readRun(r, refs));
+    state.runs.set(key, list);
+  }
+  return state;
+}
+
+function readRun(r: ByteReader, refs: EventRef[]): Run {
+  const s = r.uint();
+  const c = r.uint();
+  const n = r.uint();
+  const b = r.int32();
+  const z = r.uint();
+  const k = r.uint();
   if (!(k > 0)) throw new Error('stored actor has a run without events');
   const ev: EventRef[] = [];
   const st: number[] = [];
   let t0 = Infinity;
   let t1 = -Infinity;
   for (let i = 0; i < k; i++) {
-    const e = refs[f[at + 6 + i]!];
-    if (!e) throw new Error(`stored actor names event #${f[at + 6 + i]}, which it does not hold`);
+    const at = r.uint();
+    const e = refs[at];
+    if (!e) throw new Error(`stored actor names event #${at}, which it does not hold`);
     if (e.eventTime < t0) t0 = e.eventTime;
     if (e.eventTime > t1) t1 = e.eventTime;
     ev.push(e);
-    st.push(f[at + 6 + k + i]!);
   }
-  list.push({ s: f[at]!, c: f[at + 1]!, n: f[at + 2]!, b: f[at + 3]!, z: f[at + 4]!, t0, t1, tl: ev[k - 1]!.eventTime, ev, st });
-  return at + 6 + 2 * k;
+  for (let i = 0; i < k; i++) st.push(r.uint());
+  return { s, c, n, b, z, t0, t1, tl: ev[k - 1]!.eventTime, ev, st };
 }
 
-function encodePatternState(id: string, state: PatternState): EncodedPatternState {
-  const runs: Array<string | number> = [];
-  for (const [key, list] of state.runs) {
-    runs.push(key, list.length);
-    for (const r of list) {
-      const k = r.ev.length;
-      runs.push(r.s, r.c, r.n, r.b, r.z, k);
-      for (let i = 0; i < k; i++) runs.push(indexOf(r.ev[i]!));
-      for (let i = 0; i < k; i++) runs.push(r.st[i]!);
-    }
+function readEvents(r: ByteReader): EventRef[] {
+  const refs: EventRef[] = [];
+  let p: EventRef | undefined;
+  for (let i = r.uint(); i > 0; i--) {
+    const e = new EventRef(r.uint(), r.f64(), r.str(p?.eventType), r.str(p?.productId), r.str(p?.categoryId), r.str(p?.categoryCode), r.str(p?.brand), r.f64(), r.str(p?.userSession));
+    refs.push(e);
+    p = e;
   }
-  return [id, state.v, state.caps ?? null, runs];
+  if (r.pos !== r.length) throw new Error('stored actor is malformed: bytes left after its events');
+  return refs;
 }
 
 function indexOf(e: EventRef): number {
@@ -138,6 +248,5 @@ function indexOf(e: EventRef): number {
   REFS.push(e);
   if (n === LINEAR_MAX) for (let i = 0; i <= n; i++) INDEX.set(REFS[i]!, i);
   else if (n > LINEAR_MAX) INDEX.set(e, n);
-  EVENTS.push(e.seq, e.eventTime, e.eventType, e.productId, e.categoryId, e.categoryCode, e.brand, e.price, e.userSession);
   return n;
 }

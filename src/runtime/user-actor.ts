@@ -31,7 +31,7 @@ Object.freeze(NOTHING);
 /** Scratch list for the matcher's completed matches: emptied by emit before the next pattern. */
 const MATCHES: Match[] = [];
 
-/** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. Stored as text by actor-codec.ts. */
+/** The persisted form: the session (XState snapshot + ledger) while one is open, and pattern state. Stored in actor-codec.ts's binary form. */
 export interface PersistedActor {
   session?: PersistedUserSession;
   cep?: Record<string, PatternState>;
@@ -42,6 +42,8 @@ export interface PersistedActor {
    * database holds for it, which a later pattern change does not alter. Kept by the host.
    */
   due?: number;
+  /** The stream position (actor-host.ts's inputPosition) of the last input this state includes. Kept by the host. */
+  position?: number;
 }
 
 export interface ActorStats extends MatchStats {

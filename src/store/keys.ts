@@ -19,10 +19,10 @@ export const Databases = {
 /**
  * 5: actors as text (each event once, runs naming events by sequence) with the actor's
  * deadline; timers in their own database.
- * 6: actors in actor-codec.ts's binary form (MessagePack; runs name events by index and carry no
- * time bounds).
+ * 6: actors in MessagePack (runs name events by index and carry no time bounds).
+ * 7: actors in actor-codec.ts's own binary form, with the stream position each one includes.
  */
-export const StoreLayoutVersion = 6;
+export const StoreLayoutVersion = 7;
 
 export const Keys = {
   actor: (userId: string) => userId,
