@@ -3,7 +3,7 @@
  * fed in stream order straight into PartitionProcessors (one per partition, one shared ActorHost),
  * next to cheaper passes over the same bytes.
  *
- *   npx tsx bench/micro.ts [--users 100000] [--checkpoint-every 10000]
+ *   npx tsx bench/micro.ts [--users 100000] [--checkpoint-every 10000] [--live-cap 50000] [--snapshot-every N]
  *
  * Passes: JSON.parse only; the stored-subject parse + decodeEvent (UTF-8, JSON.parse, validation);
  * PartitionProcessor.process with no checkpoints (nothing is stored: evicted actors wait in
@@ -33,8 +33,11 @@ const { values } = parseArgs({
     users: { type: 'string', default: '100000' },
     'checkpoint-every': { type: 'string', default: '10000' },
     'live-cap': { type: 'string', default: '50000' },
+    // The engine's own setting unless given: live actors written at most once per N checkpoints.
+    'snapshot-every': { type: 'string', default: String(loadConfig({}).snapshotEvery) },
   },
 });
+const SNAPSHOT_EVERY = Number(values['snapshot-every']);
 const USERS = Number(values.users);
 const EVERY = Number(values['checkpoint-every']);
 const CAP = Number(values['live-cap']);
@@ -96,7 +99,7 @@ async function processorPass(checkpointEvery: number | null): Promise<{ outputs:
       outputs += out.length;
       if (store && ++since >= every) {
         since = 0;
-        const write = captureCheckpoint(procs, host);
+        const write = captureCheckpoint(procs, host, SNAPSHOT_EVERY);
         captured += write.actors.size;
         await store.commit(write);
         checkpointCommitted(procs, host);
@@ -115,7 +118,7 @@ await pass('PartitionProcessor.process, no checkpoints', async () => {
 });
 log(`  outputs ${r.outputs}`);
 const straight = r.outputs;
-await pass(`  + checkpoints every ${EVERY} events (LMDB)`, async () => {
+await pass(`  + checkpoints every ${EVERY} events (LMDB), snapshots every ${SNAPSHOT_EVERY}`, async () => {
   r = await processorPass(EVERY);
 });
 log(`  outputs ${r.outputs}, actor snapshots captured ${r.captured} (${(r.captured / msgs.length).toFixed(2)} per event)`);

@@ -104,6 +104,8 @@ const ROUNDS = positiveInt('rounds', opts.rounds);
 const MEM_ACTORS = positiveInt('actors', opts.actors);
 const SEED = Number(opts.seed);
 const CHECKPOINT_MS = positiveInt('checkpoint-ms', opts['checkpoint-ms']);
+/** How many checkpoints a live actor's changes may wait before they are written: the engine's setting (NUDGE_SNAPSHOT_EVERY). */
+const SNAPSHOT_EVERY = loadConfig({}).snapshotEvery;
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -1071,6 +1073,7 @@ async function main(gcFn: () => void): Promise<void> {
       partitions: PARTITIONS,
       seed: SEED,
       checkpointMs: CHECKPOINT_MS,
+      snapshotEvery: SNAPSHOT_EVERY,
       publish: { method: pub.method, rate: pub.rate, seconds: pub.seconds, ...(pub.coreAttempt ? { coreAttempt: pub.coreAttempt } : {}) },
       patterns: { dir: patterns.dir, active: patterns.active.map((p) => `${p.id}@${p.version}`) },
       actionsByPattern,
@@ -1169,6 +1172,8 @@ type Result = {
   users: number;
   /** The engine pass's checkpoint interval (--checkpoint-ms). */
   checkpointMs: number;
+  /** Live actors' changes written at most once per this many checkpoints (NUDGE_SNAPSHOT_EVERY). */
+  snapshotEvery: number;
   publish: { method: string; rate: number; seconds: number };
   patterns: { dir: string; active: string[] };
   actionsByPattern: PatternActions[];
@@ -1241,7 +1246,7 @@ function renderTable(r: Result): string {
   kv('machine', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memGiB} GiB, ${r.machine.os}`);
   kv('node / nats-server', `${r.machine.node} / ${r.machine.natsServer}`);
   kv('events / users / partitions', `${fmtInt(r.events)} / ${fmtInt(r.users)} / ${PARTITIONS}`);
-  kv('engine checkpoints', `every ${fmtInt(r.checkpointMs)} ms (--checkpoint-ms)`);
+  kv('engine checkpoints', `every ${fmtInt(r.checkpointMs)} ms (--checkpoint-ms); a live actor written at most every ${r.snapshotEvery} (NUDGE_SNAPSHOT_EVERY)`);
   kv('publish', `${fmtRate(r.publish.rate)} (${r.publish.method}, ${r.publish.seconds.toFixed(1)} s, stream count verified)`);
   kv(`patterns active (${r.patterns.active.length})`, r.patterns.active.join(', '));
   lines.push('');

@@ -124,3 +124,86 @@ test('a restart inside every open session window still fires every summary once'
   assert.equal(new Set(ids).size, ids.length);
   assert.equal(ids.length, reference.filter((o) => o.kind === 'analytics').length);
 });
+
+// Crashes: the worker dies at each cut with no final checkpoint, and live actors' changes are
+// written only every `writeEvery` checkpoints, so a restart replays from each partition's replay
+// point and actors skip what their stored snapshots already hold. Replayed outputs repeat with
+// the same msgId and body (the streams drop them); after dedupe, the outputs and the partitions'
+// counters must be exactly those of one straight run.
+async function withCrashesAt(msgs: InputMessage[], cuts: number[], liveCap: number, { writeEvery = 4, checkpointEvery = 53, timerSpanMs = 60 * 60_000 } = {}) {
+  const dir = tempDir('determinism-crash');
+  try {
+    const out: Output[] = [];
+    let processors: PartitionProcessor[] = [];
+    let replayed = 0;
+    let reached = 0;
+    for (const cut of [...cuts, msgs.length]) {
+      const store = openCheckpointStore(dir);
+      const host = new ActorHost(store, liveCap, PATTERNS);
+      processors = restoreProcessors(store, host, Array.from({ length: P }, (_, p) => p), { ...opts, timerSpanMs });
+      // Every partition's consumer starts after its own replay point; the earliest decides where the recorded stream resumes.
+      const from = Math.min(...processors.map((p) => p.seq));
+      let i = msgs.findIndex((m) => m.seq > from);
+      if (i < 0) i = msgs.length;
+      replayed += Math.max(0, reached - i);
+      reached = cut;
+      while (i < cut) {
+        const end = Math.min(i + checkpointEvery, cut);
+        out.push(...run(processors, msgs.slice(i, end)));
+        i = end;
+        if (i < cut || cut === msgs.length) {
+          await store.commit(captureCheckpoint(processors, host, writeEvery));
+          checkpointCommitted(processors, host);
+        }
+      }
+      host.stopAll();
+      await store.close();
+    }
+    return { out, processors, replayed };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One output per msgId; a repeated msgId must carry the same output. */
+function deduped(outs: Output[]): Map<string, unknown> {
+  const byId = new Map<string, unknown>();
+  for (const o of comparable(outs)) {
+    const seen = byId.get(o.msgId);
+    if (seen === undefined) byId.set(o.msgId, o);
+    else assert.deepEqual(o, seen, `replayed ${o.msgId} differs from the first`);
+  }
+  return byId;
+}
+
+function totals(processors: PartitionProcessor[]) {
+  const t: Record<string, number> = {};
+  for (const p of processors) for (const [k, v] of Object.entries(p.counters)) t[k] = (t[k] ?? 0) + v;
+  return t;
+}
+
+const referenceHost = new ActorHost({ loadActor: () => undefined }, 100_000, PATTERNS);
+const referenceProcessors = Array.from({ length: P }, (_, p) => new PartitionProcessor({ ...opts, partition: p }, referenceHost));
+const referenceById = deduped(run(referenceProcessors, msgs));
+
+test('the reference run has one output per msgId', () => {
+  assert.equal(referenceById.size, reference.length);
+});
+
+for (const [writeEvery, cuts, liveCap, timerSpanMs] of [
+  [4, [Math.floor(msgs.length / 2)], 50, 60 * 60_000],
+  [4, [300, 301, 1_100, 2_050, 2_900], 50, 60 * 60_000],
+  [7, [700, 1_900, 3_100], 5, 60_000],
+  [40, [1_000, 2_500], 50, 60 * 60_000],
+  [25, [900, 1_800, 2_700], 5, 60_000],
+  [1, [900, 2_000], 50, 60 * 60_000],
+] as const) {
+  test(`actors written every ${writeEvery} checkpoints, crashes at [${cuts.join(', ')}], live cap ${liveCap}: after dedupe, outputs and counters equal straight processing`, async () => {
+    const { out, processors, replayed } = await withCrashesAt(msgs, [...cuts], liveCap, { writeEvery, timerSpanMs });
+    if (writeEvery > 1) assert.ok(replayed > 0, 'the crashes made the worker replay messages');
+    const got = deduped(out);
+    assert.deepEqual([...got.keys()].sort(), [...referenceById.keys()].sort());
+    for (const [id, o] of got) assert.deepEqual(o, referenceById.get(id), id);
+    assert.deepEqual(totals(processors), totals(referenceProcessors));
+  });
+}

@@ -35,6 +35,13 @@ export const configSchema = z.object({
    */
   checkpointEveryEvents: intFromEnv(1).default(100_000),
   checkpointIntervalMs: intFromEnv(10).default(5_000),
+  /**
+   * A live actor's changes are written at most once per this many checkpoints (sooner when it is
+   * evicted or dropped). An active user then costs one snapshot per so many checkpoints instead
+   * of one per checkpoint; the price is a longer replay after a crash (up to this many intervals),
+   * in which actors skip what their snapshots already hold. 1 writes every change at every checkpoint.
+   */
+  snapshotEvery: intFromEnv(1).max(1_000).default(5),
   liveActorCap: intFromEnv(1).default(50_000),
   /**
    * Timers due within this much event time past the watermark are held in memory; later ones
@@ -80,6 +87,7 @@ const ENV: Record<keyof Config, string> = {
   latePolicy: 'NUDGE_LATE_POLICY',
   checkpointEveryEvents: 'NUDGE_CHECKPOINT_EVENTS',
   checkpointIntervalMs: 'NUDGE_CHECKPOINT_MS',
+  snapshotEvery: 'NUDGE_SNAPSHOT_EVERY',
   liveActorCap: 'NUDGE_LIVE_ACTORS',
   stopTimeoutMs: 'NUDGE_STOP_TIMEOUT_MS',
   analytics: 'NUDGE_ANALYTICS',

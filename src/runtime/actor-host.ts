@@ -10,13 +10,29 @@ export interface SnapshotSource {
 
 export type ActorInput = { type: 'event'; event: EventRef } | { type: 'timeout'; time: number };
 
+/**
+ * Where an input sits in the stream: a message can give one user a timeout (its watermark move)
+ * and then an event, so each stream sequence has two places. An actor remembers the last place
+ * it applied, and an input at or before it is one it already holds (a replay after a crash).
+ */
+export function inputPosition(seq: number, input: ActorInput): number {
+  return 2 * seq + (input.type === 'event' ? 1 : 0);
+}
+
 export interface Delivery {
   emitted: ActorEmitted[];
   /** The actor's next event-time deadline, or null when it has nothing pending. */
   deadline: number | null;
   /** Its deadline before this delivery (the timer it held). */
   previous: number | null;
+  /** The actor already held this input (its stored state is from later in the stream): nothing was applied. */
+  skipped: boolean;
 }
+
+/** Not changed since its snapshot was last captured. */
+const CLEAN = -1;
+/** Changed, and must be written at the next capture whatever its age. */
+const WRITE_NEXT = -2;
 
 /**
  * One actor per user (session machine + pattern state, see user-actor.ts). Live actors sit in a
@@ -24,8 +40,16 @@ export interface Delivery {
  * their next input. An actor holding nothing (no open session, no partial match, no cap) is
  * dropped and its row deleted: a quiet user costs no memory and no disk.
  *
- * Snapshots reach LMDB only inside a checkpoint (never on eviction), so the store always matches
- * the offsets beside it: an evicted dirty actor waits in `passivated` until the next checkpoint.
+ * Snapshots reach LMDB only inside a checkpoint (never on eviction): an evicted dirty actor waits
+ * in `passivated` until the next checkpoint. A live dirty actor may wait longer (captureDirty's
+ * `deferAge`): a user active across many checkpoints is written once per so many of them instead
+ * of at each. Every stored actor carries the stream position it includes, so recovery can replay
+ * from before the oldest unwritten change and each actor skips what its snapshot already holds.
+ *
+ * That is also why a dropped actor is not simply deleted: its row becomes a tombstone holding
+ * only its position, or a replay from before the drop would feed the user's earlier inputs to a
+ * fresh actor. The tombstone is deleted once no replay can reach back before it
+ * (releaseTombstones).
  */
 export class ActorHost {
   /** Live actors by user. */
@@ -46,6 +70,16 @@ export class ActorHost {
   private committing = new Map<string, Uint8Array | null>();
   private readonly dirty = new Set<string>();
   private readonly compiledSets = new Map<number, PatternSet>();
+  /** Captures so far: an actor's `dirtySince` is the epoch of its first unwritten change. */
+  private epoch = 0;
+  /** After the last capture: per partition, the oldest epoch among the dirty actors it left unwritten. */
+  private deferred = new Map<number, number>();
+  /** Dropped actors not yet captured: their tombstone's partition and position. */
+  private readonly dropped = new Map<string, Tombstone>();
+  /** Tombstones in the store, by user (a later real snapshot removes the entry)... */
+  private readonly tombstones = new Map<string, number>();
+  /** ...and per partition in the order they were written, which is position order. */
+  private readonly tombstoneQueue = new Map<number, Array<Tombstone & { userId: string }>>();
   evictions = 0;
 
   constructor(
@@ -86,30 +120,39 @@ export class ActorHost {
    * `patterns`: the set in force in the user's partition. `stats` collects what the patterns
    * counted but did not emit (the partition's checkpointed counters).
    */
-  deliver(userId: string, input: ActorInput, stats: ActorStats, patterns: PatternSet = this.patternSet): Delivery {
-    const live = this.activate(userId);
-    const actor = live.actor;
+  deliver(userId: string, input: ActorInput, stats: ActorStats, patterns: PatternSet = this.patternSet, position = 0, partition = 0): Delivery {
+    const live = this.activate(userId, partition);
     const previous = live.due;
+    if (position !== 0 && position <= live.position) return { emitted: NOTHING, deadline: previous, previous, skipped: true };
+    live.position = position;
+    const actor = live.actor;
     const emitted = input.type === 'event' ? actor.event(input.event, patterns, stats) : actor.timeout(input.time, patterns, stats);
-    this.dirty.add(userId);
+    if (live.dirtySince === CLEAN) {
+      live.dirtySince = this.epoch;
+      this.dirty.add(userId);
+    }
     if (actor.isEmpty) {
       actor.stop();
       this.live.delete(userId);
       live.gone = true;
-      this.passivated.set(userId, null);
-      return { emitted, deadline: null, previous };
+      if (position === 0) this.passivated.set(userId, null);
+      else {
+        this.passivated.set(userId, encodeActor({ position }));
+        this.dropped.set(userId, { partition, position });
+      }
+      return { emitted, deadline: null, previous, skipped: false };
     }
     const deadline = actor.deadline(patterns);
     live.due = deadline;
-    return { emitted, deadline, previous };
+    return { emitted, deadline, previous, skipped: false };
   }
 
-  /** Persisted form of a user right now (live, passivated or stored), for inspection. */
+  /** Persisted form of a user right now (live, passivated or stored), for inspection; null when it holds nothing. */
   peek(userId: string): PersistedActor | null {
     const live = this.live.get(userId);
-    if (live) return persistLive(live);
-    const text = this.lookupPassivated(userId);
-    return text ? decodeActor(text) : null;
+    const text = live ? null : this.lookupPassivated(userId);
+    const p = live ? persistLive(live) : text ? decodeActor(text) : null;
+    return p && (p.session || p.cep || p.sent || p.due !== undefined) ? p : null;
   }
 
   isLive(userId: string): boolean {
@@ -121,19 +164,84 @@ export class ActorHost {
   }
 
   /**
-   * Takes every actor changed since the last capture in its stored form (null = delete).
+   * Takes the actors changed since they were last captured, in stored form (null = delete).
    * Synchronous, so it is a consistent cut with the partition offsets captured beside it.
+   *
+   * `deferAge` 0 takes all of them. Above 0, a live actor whose first unwritten change is fewer
+   * than `deferAge` captures old stays in memory, still dirty; `deferredSince` then tells each
+   * partition how far back its replay must start. Evicted and dropped actors are always taken,
+   * so what waits is bounded by the live cap.
    */
-  captureDirty(): Map<string, Uint8Array | null> {
+  captureDirty(deferAge = 0): Map<string, Uint8Array | null> {
     const out = new Map<string, Uint8Array | null>();
+    const deferred = new Map<number, number>();
     for (const userId of this.dirty) {
       const live = this.live.get(userId);
-      out.set(userId, live ? encodeActor(persistLive(live)) : (this.passivated.get(userId) ?? null));
+      if (live) {
+        const since = live.dirtySince;
+        if (since >= 0 && this.epoch - since < deferAge) {
+          const oldest = deferred.get(live.partition);
+          if (oldest === undefined || since < oldest) deferred.set(live.partition, since);
+          continue;
+        }
+        live.dirtySince = CLEAN;
+        out.set(userId, encodeActor(persistLive(live)));
+        if (this.tombstones.size) this.tombstones.delete(userId);
+      } else {
+        out.set(userId, this.passivated.get(userId) ?? null);
+        const t = this.dropped.get(userId);
+        if (t) this.remember(userId, t);
+        else if (this.tombstones.size) this.tombstones.delete(userId);
+      }
+      this.dirty.delete(userId);
     }
-    this.dirty.clear();
     this.passivated.clear();
+    this.dropped.clear();
     this.committing = out;
+    this.deferred = deferred;
+    this.epoch++;
     return out;
+  }
+
+  /**
+   * After a capture whose checkpoint replays `partition` from after `seq`: the tombstones no
+   * replay can reach back before any more are deleted, into the capture's writes. A user changed
+   * since and not yet written keeps its tombstone until that write replaces it.
+   */
+  releaseTombstones(partition: number, seq: number, writes: Map<string, Uint8Array | null>): void {
+    const queue = this.tombstoneQueue.get(partition);
+    if (!queue) return;
+    const reach = 2 * seq + 1;
+    let i = 0;
+    for (; i < queue.length && queue[i]!.position <= reach; i++) {
+      const { userId, position } = queue[i]!;
+      if (this.tombstones.get(userId) !== position) continue;
+      this.tombstones.delete(userId);
+      if (!this.dirty.has(userId)) writes.set(userId, null);
+    }
+    if (i === queue.length) this.tombstoneQueue.delete(partition);
+    else if (i > 0) queue.splice(0, i);
+  }
+
+  private remember(userId: string, t: Tombstone): void {
+    this.tombstones.set(userId, t.position);
+    let queue = this.tombstoneQueue.get(t.partition);
+    if (!queue) this.tombstoneQueue.set(t.partition, (queue = []));
+    queue.push({ userId, ...t });
+  }
+
+  /** The capture count: the epoch actors changed from now on are dated with. */
+  get captures(): number {
+    return this.epoch;
+  }
+
+  /**
+   * After a capture: the epoch (a capture count) of the oldest change of `partition` that capture
+   * left unwritten, or undefined when it wrote all of them. Replay must start no later than the
+   * partition's state as of that capture.
+   */
+  deferredSince(partition: number): number | undefined {
+    return this.deferred.get(partition);
   }
 
   /** The captured snapshots are in LMDB now; stop serving them from memory. */
@@ -154,7 +262,7 @@ export class ActorHost {
     return this.store.loadActor(userId);
   }
 
-  private activate(userId: string): LiveActor {
+  private activate(userId: string, partition: number): LiveActor {
     const known = this.live.get(userId);
     if (known) {
       known.usedAt = ++this.tick;
@@ -166,7 +274,11 @@ export class ActorHost {
     // Room first, so the actor being activated can never be the one evicted.
     if (this.live.size >= this.liveCap) this.evictOldest();
     const at = ++this.tick;
-    const live: LiveActor = { userId, actor, placedAt: at, usedAt: at, due: persisted?.due ?? null, gone: false };
+    // Back from `passivated` means changed and not yet written: written at the next capture, as
+    // it would have been had it stayed evicted (its first change's epoch went with it).
+    const dirtySince = this.dirty.has(userId) ? WRITE_NEXT : CLEAN;
+    this.dropped.delete(userId);
+    const live: LiveActor = { userId, partition, actor, placedAt: at, usedAt: at, due: persisted?.due ?? null, position: persisted?.position ?? 0, dirtySince, gone: false };
     this.live.set(userId, live);
     this.place(live);
     return live;
@@ -204,13 +316,23 @@ export class ActorHost {
   }
 }
 
+interface Tombstone {
+  partition: number;
+  position: number;
+}
+
 interface LiveActor {
   readonly userId: string;
+  readonly partition: number;
   actor: UserActor;
   placedAt: number;
   usedAt: number;
   /** The deadline its last delivery set: the timer the partition holds for it. */
   due: number | null;
+  /** The stream position (inputPosition) of the last input it applied; 0 before any. */
+  position: number;
+  /** The capture epoch of its first change not yet captured, CLEAN, or WRITE_NEXT. */
+  dirtySince: number;
   /** No longer in `live` (evicted or dropped): its place in the eviction order is skipped. */
   gone: boolean;
 }
@@ -218,5 +340,8 @@ interface LiveActor {
 function persistLive(l: LiveActor): PersistedActor {
   const p = l.actor.persist();
   if (l.due !== null) p.due = l.due;
+  if (l.position !== 0) p.position = l.position;
   return p;
 }
+
+const NOTHING: ActorEmitted[] = Object.freeze([]) as unknown as ActorEmitted[];

@@ -4,20 +4,26 @@ import { ActorHost } from './actor-host.js';
 import { PartitionProcessor, type ProcessorOptions } from './partition-processor.js';
 
 /**
- * A consistent cut of a worker's state, taken synchronously between two messages: each
- * partition's offset and event time, every actor changed since the last cut, every timer change.
+ * A consistent cut of a worker's state, taken synchronously between two messages: the actors
+ * changed since they were last written, their timers, and each partition's replay point.
  * Once the store has committed it, `checkpointCommitted` must be told.
+ *
+ * `writeEvery` > 1: a live actor's changes are written once they are that many captures old (or
+ * when it is evicted or dropped), not at every capture, and each partition's replay point stays
+ * before the oldest change left unwritten. An active user costs a snapshot per `writeEvery`
+ * checkpoints instead of one per checkpoint; a restart replays up to that many intervals.
  */
-export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost): CheckpointWrite & { timers: TimerChange[] } {
+export function captureCheckpoint(processors: Iterable<PartitionProcessor>, host: ActorHost, writeEvery = 1): CheckpointWrite & { timers: TimerChange[] } {
   const list = [...processors];
   const patternSets = new Map<number, string>();
   for (const p of list) patternSets.set(p.patterns.revision, p.patterns.documentsText);
-  return {
-    partitions: list.map((p) => p.checkpointState()),
-    actors: host.captureDirty(),
-    patternSets,
-    timers: list.flatMap((p) => p.timers.capture()),
-  };
+  const actors = host.captureDirty(writeEvery - 1);
+  const epoch = host.captures;
+  const partitions = list.map((p) => p.checkpointState(epoch, host.deferredSince(p.partition)));
+  // Before releaseTombstones adds its deletes: those users have no timer changes waiting.
+  const timers = list.flatMap((p) => p.timers.capture((userId) => actors.has(userId)));
+  for (const c of partitions) host.releaseTombstones(c.partition, c.seq, actors);
+  return { partitions, actors, patternSets, timers };
 }
 
 /** The captured cut is in the store (or was empty): stop serving it from memory. */

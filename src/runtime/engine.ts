@@ -217,12 +217,16 @@ export class Engine {
     }
   }
 
-  /** One LMDB transaction: dirty actors, timer changes and offsets, after the outputs they imply are acked. */
-  checkpoint(): Promise<void> {
+  /**
+   * One LMDB transaction: dirty actors, timer changes and offsets, after the outputs they imply
+   * are acked. `all`: every changed actor, however recent (a graceful stop), so the next start
+   * replays nothing.
+   */
+  checkpoint(all = false): Promise<void> {
     if (this.checkpointing) return this.checkpointing;
     this.sinceCheckpoint = 0;
     const processors = [...this.lanes.values()].map((l) => l.processor);
-    const write = captureCheckpoint(processors, this.host);
+    const write = captureCheckpoint(processors, this.host, all ? 1 : this.config.snapshotEvery);
     const { partitions, actors } = write;
     const unchanged = actors.size === 0 && write.timers.length === 0 && partitions.every((c) => c.seq === this.lanes.get(c.partition)!.checkpointedSeq);
     if (unchanged) {
@@ -289,8 +293,8 @@ export class Engine {
     const graceful = (async () => {
       await this.inspect?.stop();
       await this.analytics?.stop();
-      await this.checkpoint();
       if (this.checkpointing) await this.checkpointing;
+      await this.checkpoint(true);
       await this.sink.flush();
     })();
     const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.config.stopTimeoutMs)));

@@ -2,9 +2,9 @@ import { decodeEvent } from '../events/index.js';
 import { EventRef } from '../../actors/index.js';
 import { toPatternAction, toSessionSummaryRecord, type Action } from '../actions/index.js';
 import { Subjects, InternalEventTypes, AnalyticsJobs, parseStoredEventSubject, partitionOf } from '../nats/subjects.js';
-import { emptyCounters, type PartitionCheckpoint } from '../store/index.js';
+import { emptyCounters, type PartitionCheckpoint, type PartitionCounters } from '../store/index.js';
 import { PartitionTimers, type TimerSource } from './partition-timers.js';
-import type { ActorHost, ActorInput } from './actor-host.js';
+import { inputPosition, type ActorHost, type ActorInput } from './actor-host.js';
 import type { ActorEmitted } from './user-actor.js';
 import type { PatternSet } from '../cep/index.js';
 
@@ -34,6 +34,15 @@ export interface ProcessorOptions {
 
 const NO_TIME = -1;
 
+/** Where the partition stood at a capture: a point recovery can replay from. */
+interface ReplayPoint {
+  /** The host's capture count at that capture (actor-host.ts's epoch). */
+  epoch: number;
+  seq: number;
+  maxEventTime: number;
+  patternRevision: number | undefined;
+}
+
 /**
  * Applies one partition's messages in stream order: validation, event time and watermark, timers,
  * and the per-user actors. No I/O: what it decides comes back as outputs, so the same code runs
@@ -44,6 +53,15 @@ export class PartitionProcessor {
   private state: PartitionCheckpoint;
   private readonly now: () => number;
   private patternSet: PatternSet;
+  /**
+   * The counters count each message once: after a restart that replays from before the last
+   * checkpoint, messages up to `countedSeq` were counted already and go to `replayCounters`.
+   */
+  private countedSeq: number;
+  private counting: PartitionCounters;
+  private readonly replayCounters = emptyCounters();
+  /** The partition at each recent capture, oldest first: the points a restart may replay from. */
+  private points: ReplayPoint[] = [];
 
   constructor(
     private readonly opts: ProcessorOptions,
@@ -55,8 +73,12 @@ export class PartitionProcessor {
     patterns: PatternSet = host.patterns,
   ) {
     this.state = restored ? structuredClone(restored) : { partition: opts.partition, seq: 0, maxEventTime: NO_TIME, counters: emptyCounters() };
+    this.countedSeq = this.state.countedSeq ?? this.state.seq;
+    delete this.state.countedSeq;
+    this.counting = this.state.counters;
     this.patternSet = patterns;
     this.state.patternRevision = patterns.revision;
+    this.points = [{ epoch: host.captures, seq: this.state.seq, maxEventTime: this.state.maxEventTime, patternRevision: this.state.patternRevision }];
     this.timers = new PartitionTimers(opts.partition, timerSource, opts.timerSpanMs, restored ? { count: restored.timers ?? 0, watermark: this.watermark } : undefined);
     this.now = opts.now ?? Date.now;
   }
@@ -81,19 +103,46 @@ export class PartitionProcessor {
     return this.state.counters;
   }
 
+  /** After a restart: the last message the counters already included (replay up to it is not counted again). */
+  get countedThrough(): number {
+    return this.countedSeq;
+  }
+
   get patterns(): PatternSet {
     return this.patternSet;
   }
 
-  /** A consistent copy for the checkpoint, taken between two messages. */
-  checkpointState(): PartitionCheckpoint {
-    return { ...structuredClone(this.state), timers: this.timers.size };
+  /**
+   * A consistent copy for the checkpoint, taken between two messages, right after the host's
+   * capture number `epoch` (so its state is the point that epoch's changes start from).
+   * `deferredSince`: the epoch of the oldest change of this partition that capture left
+   * unwritten; the checkpoint then names the point before it, and a restart replays from there.
+   */
+  checkpointState(epoch = 0, deferredSince?: number): PartitionCheckpoint {
+    const now: ReplayPoint = { epoch, seq: this.state.seq, maxEventTime: this.state.maxEventTime, patternRevision: this.state.patternRevision };
+    this.points.push(now);
+    let from = now;
+    if (deferredSince !== undefined) {
+      let i = this.points.length - 1;
+      while (i > 0 && this.points[i]!.epoch > deferredSince) i--;
+      from = this.points[i]!;
+      if (from.epoch > deferredSince) throw new Error(`partition ${this.partition}: no replay point at or before capture ${deferredSince}`);
+      this.points = this.points.slice(i);
+    } else this.points = [now];
+    const cp: PartitionCheckpoint = { ...structuredClone(this.state), seq: from.seq, maxEventTime: from.maxEventTime, timers: this.timers.storedSize };
+    if (from.patternRevision === undefined) delete cp.patternRevision;
+    else cp.patternRevision = from.patternRevision;
+    const counted = Math.max(this.state.seq, this.countedSeq);
+    if (counted !== from.seq) cp.countedSeq = counted;
+    return cp;
   }
 
   process(msg: InputMessage, out: Output[]): void {
     // Redelivery after a consumer reset: already applied, so applying again would double-count.
     if (msg.seq <= this.state.seq) return;
     this.state.seq = msg.seq;
+    // Replaying what the restored counters already include: counted aside.
+    this.counting = msg.seq <= this.countedSeq ? this.replayCounters : this.state.counters;
     const where = parseStoredEventSubject(msg.subject);
     if (!where || where.partition !== this.opts.partition) {
       this.deadLetter(msg, `subject ${msg.subject} is not events.<type>.<user>.${this.opts.partition}`, out);
@@ -114,13 +163,13 @@ export class PartitionProcessor {
     }
     const late = event.eventTime < this.watermark;
     if (late) {
-      this.state.counters.late++;
+      this.counting.late++;
       if (this.opts.latePolicy === 'dlq') {
         return this.deadLetter(msg, `late event: eventTime ${event.eventTime} is behind the watermark ${this.watermark}`, out);
       }
     }
     this.advanceTime(event.eventTime, msg.seq, out);
-    this.state.counters.events++;
+    this.counting.events++;
     const ref = new EventRef(
       msg.seq,
       event.eventTime,
@@ -143,7 +192,7 @@ export class PartitionProcessor {
       time = undefined;
     }
     if (typeof time !== 'number' || !Number.isFinite(time)) return this.deadLetter(msg, 'watermark tick without a numeric eventTime', out);
-    this.state.counters.ticks++;
+    this.counting.ticks++;
     this.advanceTime(time, msg.seq, out);
   }
 
@@ -182,15 +231,23 @@ export class PartitionProcessor {
     const wm = this.watermark;
     // Each actor settles everything due by the watermark in one delivery, so one message gives
     // a user's matches one numbering (see actionId) and the actor's next deadline is past `wm`.
+    let held: Array<{ key: string; deadline: number }> | null = null;
     for (let due = this.timers.popDue(wm); due.length > 0; due = this.timers.popDue(wm)) {
-      for (const d of due) this.deliver(d.key, { type: 'timeout', time: wm }, seq, out);
+      for (const d of due) {
+        if (!this.deliver(d.key, { type: 'timeout', time: wm }, seq, out)) (held ??= []).push(d);
+      }
     }
+    // Skipped by actors whose snapshots are from later in the stream: due again at the next move.
+    if (held) for (const d of held) this.timers.rearm(d.key, d.deadline);
   }
 
-  private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): void {
-    const result = this.host.deliver(userId, input, this.state.counters, this.patternSet);
+  /** False when the actor skipped the input (its stored state already includes it). */
+  private deliver(userId: string, input: ActorInput, seq: number, out: Output[]): boolean {
+    const result = this.host.deliver(userId, input, this.counting, this.patternSet, inputPosition(seq, input), this.opts.partition);
+    if (result.skipped) return false;
     this.timers.move(userId, result.previous, result.deadline);
     if (result.emitted.length) this.emit(userId, result.emitted, seq, out);
+    return true;
   }
 
   private emit(userId: string, emitted: ActorEmitted[], seq: number, out: Output[]): void {
@@ -198,7 +255,7 @@ export class PartitionProcessor {
     for (const e of emitted) {
       if (e.type === 'session.summary') {
         const body = toSessionSummaryRecord(userId, e, this.now());
-        this.state.counters.summaries++;
+        this.counting.summaries++;
         out.push({ kind: 'analytics', subject: Subjects.analytics(AnalyticsJobs.sessions), msgId: body.summaryId, body });
         continue;
       }
@@ -206,15 +263,15 @@ export class PartitionProcessor {
       const n = (nth.get(e.pattern.id) ?? 0) + 1;
       nth.set(e.pattern.id, n);
       const action: Action = toPatternAction({ userId, pattern: e.pattern, match: e.match, completingSeq: seq, nth: n, emittedAt: this.now() });
-      this.state.counters.actions++;
+      this.counting.actions++;
       const shadow = e.pattern.spec.mode === 'shadow';
-      if (shadow) this.state.counters.shadow++;
+      if (shadow) this.counting.shadow++;
       out.push({ kind: 'action', subject: shadow ? Subjects.shadowAction(action.type, userId) : Subjects.action(action.type, userId), msgId: action.actionId, body: action });
     }
   }
 
   private deadLetter(msg: InputMessage, reason: string, out: Output[]): void {
-    this.state.counters.dlq++;
+    this.counting.dlq++;
     out.push({ kind: 'dlq', subject: Subjects.dlq, msgId: `dlq:${msg.seq}`, data: msg.data, reason, sourceSubject: msg.subject, sourceSeq: msg.seq });
   }
 }

@@ -40,6 +40,8 @@ export class PartitionTimers {
   /** Captured into a checkpoint whose commit has not finished: the store does not show it yet. */
   private committing: Generation | null = null;
   private count: number;
+  /** Timers the store holds (or will, once the captured changes commit): what a restart counts. */
+  private stored: number;
 
   constructor(
     private readonly partition: number,
@@ -48,7 +50,7 @@ export class PartitionTimers {
     /** At recovery: the pending timers the checkpoint counted, and its watermark. */
     restored?: { count: number; watermark: number },
   ) {
-    this.count = restored?.count ?? 0;
+    this.count = this.stored = restored?.count ?? 0;
     this.horizon = source ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
     if (source && restored && Number.isFinite(restored.watermark)) this.advance(restored.watermark);
   }
@@ -56,6 +58,11 @@ export class PartitionTimers {
   /** Pending timers, in memory or not. */
   get size(): number {
     return this.count;
+  }
+
+  /** Pending timers as the store will hold them once the last captured changes commit. */
+  get storedSize(): number {
+    return this.stored;
   }
 
   /** How many are held in memory. */
@@ -111,15 +118,43 @@ export class PartitionTimers {
     return this.near.popDue(watermark);
   }
 
-  /** The changes since the last capture, for the checkpoint transaction. */
-  capture(): TimerChange[] {
+  /**
+   * A timer popDue returned whose delivery the actor skipped (it already held that input): it
+   * stays pending, unchanged, and fires with the next watermark move, as it did the first time.
+   */
+  rearm(userId: string, deadline: number): void {
+    this.near.set(userId, deadline);
+  }
+
+  /**
+   * The changes since the last capture, for the checkpoint transaction. With `written`, only
+   * those of the users whose snapshots this checkpoint writes: the store's timer must always be
+   * the one its stored actor holds, so the others wait for their actor's write.
+   */
+  capture(written?: (userId: string) => boolean): TimerChange[] {
     const out: TimerChange[] = [];
     if (!this.source) return out;
     // The store's answer for the older generation would be unknown until its commit lands.
     if (this.committing) throw new Error(`partition ${this.partition}: timers captured again before the last checkpoint committed`);
-    for (const [userId, c] of this.pending.changes) if (c.from !== c.to) out.push({ partition: this.partition, userId, from: c.from, to: c.to });
-    this.committing = this.pending;
-    this.pending = new Generation();
+    const gen = this.pending;
+    const next = new Generation();
+    for (const [userId, c] of gen.changes) {
+      if (written && !written(userId)) {
+        gen.changes.delete(userId);
+        next.changes.set(userId, c);
+        if (c.to !== null && c.to > this.horizon) {
+          gen.far.set(userId, null);
+          next.far.set(userId, c.to);
+        }
+        continue;
+      }
+      if (c.from === c.to) continue;
+      out.push({ partition: this.partition, userId, from: c.from, to: c.to });
+      if (c.from === null) this.stored++;
+      else if (c.to === null) this.stored--;
+    }
+    this.committing = gen;
+    this.pending = next;
     return out;
   }
 

@@ -3,14 +3,22 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Databases, Keys, StoreLayoutVersion, type TimerKey } from './keys.js';
 
-/** Everything recovery needs to resume a partition exactly where the checkpoint left it. */
+/**
+ * Everything recovery needs to resume a partition exactly where the checkpoint left it. The
+ * actors beside it may be from later in the stream than `seq` (a live actor's changes are not
+ * written at every checkpoint): each stored actor knows the position it includes and skips what
+ * the replay gives it again.
+ */
 export interface PartitionCheckpoint {
   partition: number;
-  /** Last EVENTS stream sequence applied in this partition; replay starts at seq + 1. */
+  /** The EVENTS stream sequence replay starts after: every change up to it is in the store. */
   seq: number;
-  /** Max event time seen; the watermark is derived from it. -1 before the first event. */
+  /** Max event time seen up to `seq`; the watermark is derived from it. -1 before the first event. */
   maxEventTime: number;
+  /** Counted up to `countedSeq` (when present and past `seq`), else up to `seq`. */
   counters: PartitionCounters;
+  /** The last message the counters include, when the replay from `seq` goes back before it. */
+  countedSeq?: number;
   /** Revision of the pattern set in force after `seq` (its documents are stored by revision). */
   patternRevision?: number;
   /** Pending timers of the partition (the timers database holds them). */
