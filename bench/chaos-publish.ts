@@ -44,10 +44,10 @@ export async function prepareStreams(nc: NatsConnection): Promise<JetStreamManag
   return jsm;
 }
 
-const streamCount = async (jsm: JetStreamManager) => (await jsm.streams.info(Streams.events)).state.messages;
+export const streamCount = async (jsm: JetStreamManager) => (await jsm.streams.info(Streams.events)).state.messages;
 
 /** Waits until EVENTS holds `want` messages, or its count stops growing. */
-async function settledCount(jsm: JetStreamManager, want: number): Promise<number> {
+export async function settledCount(jsm: JetStreamManager, want: number): Promise<number> {
   let last = -1;
   let since = Date.now();
   for (;;) {
