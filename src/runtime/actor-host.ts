@@ -38,7 +38,7 @@ const WRITE_NEXT = -2;
  * One actor per user (session machine + pattern state, see user-actor.ts). Live actors sit in a
  * bounded cache (second-chance eviction, close to LRU); evicted ones are passivated to their persisted form (actor-codec.ts bytes) and rehydrated on
  * their next input. An actor holding nothing (no open session, no partial match, no cap) is
- * dropped and its row deleted: a quiet user costs no memory and no disk.
+ * dropped, and its row goes a few checkpoints later: a quiet user costs no memory and no disk.
  *
  * Snapshots reach LMDB only inside a checkpoint (never on eviction): an evicted dirty actor waits
  * in `passivated` until the next checkpoint. A live dirty actor may wait longer (captureDirty's

@@ -103,11 +103,6 @@ export class PartitionProcessor {
     return this.state.counters;
   }
 
-  /** After a restart: the last message the counters already included (replay up to it is not counted again). */
-  get countedThrough(): number {
-    return this.countedSeq;
-  }
-
   get patterns(): PatternSet {
     return this.patternSet;
   }
@@ -117,6 +112,7 @@ export class PartitionProcessor {
    * capture number `epoch` (so its state is the point that epoch's changes start from).
    * `deferredSince`: the epoch of the oldest change of this partition that capture left
    * unwritten; the checkpoint then names the point before it, and a restart replays from there.
+   * It records this capture as a replay point, so captureCheckpoint is its one production caller.
    */
   checkpointState(epoch = 0, deferredSince?: number): PartitionCheckpoint {
     const now: ReplayPoint = { epoch, seq: this.state.seq, maxEventTime: this.state.maxEventTime, patternRevision: this.state.patternRevision };
