@@ -48,7 +48,7 @@ function status(engine: RunningEngine) {
     wall: Date.now(),
     applied: totals.events + totals.dlq,
     totals,
-    partitions: st.partitions.map((p) => ({ partition: p.partition, seq: p.seq, checkpointedSeq: p.checkpointedSeq, pendingTimers: p.pendingTimers, timersInMemory: p.timersInMemory })),
+    partitions: st.partitions.map((p) => ({ partition: p.partition, seq: p.seq, checkpointedSeq: p.checkpointedSeq, pendingTimers: p.pendingTimers, timersInMemory: p.timersInMemory, replayed: p.replayed })),
     liveActors: st.liveActors,
     evictions: st.evictions,
     checkpoints: st.checkpoints,

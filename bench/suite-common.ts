@@ -346,7 +346,7 @@ export interface ChildStatus {
   /** Events applied (+ dead-lettered) over all partitions. */
   applied: number;
   totals: { events: number; dlq: number; late: number; ticks: number; actions: number; summaries: number };
-  partitions: Array<{ partition: number; seq: number; checkpointedSeq: number; pendingTimers: number; timersInMemory?: number }>;
+  partitions: Array<{ partition: number; seq: number; checkpointedSeq: number; pendingTimers: number; timersInMemory?: number; replayed?: number }>;
   liveActors: number;
   evictions: number;
   checkpoints: number;

@@ -24,6 +24,8 @@ export interface PartitionStatus {
   timersInMemory: number;
   patternRevision: number;
   counters: PartitionCheckpoint['counters'];
+  /** Events and dead letters applied again since the start that the restored counters already held. */
+  replayed: number;
 }
 
 export interface EngineStatus {
@@ -258,6 +260,7 @@ export class Engine {
         timersInMemory: l.processor.timers.inMemory,
         patternRevision: l.processor.patterns.revision,
         counters: { ...l.processor.counters },
+        replayed: l.processor.replayed,
       })),
       liveActors: this.host.liveCount,
       evictions: this.host.evictions,

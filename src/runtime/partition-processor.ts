@@ -103,6 +103,11 @@ export class PartitionProcessor {
     return this.state.counters;
   }
 
+  /** Messages applied again after a restart that the restored counters already held (the replay before the last checkpoint's count). */
+  get replayed(): number {
+    return this.replayCounters.events + this.replayCounters.dlq;
+  }
+
   get patterns(): PatternSet {
     return this.patternSet;
   }
