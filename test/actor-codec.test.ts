@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRef } from '../actors/index.js';
 import { UserActor, encodeActor, decodeActor, type PersistedActor } from '../src/runtime/index.js';
-import { loadPatternDir } from '../src/cep/index.js';
+import { loadPatternDir, Run } from '../src/cep/index.js';
 import { prng } from './support/prng.js';
 
 const PATTERNS = loadPatternDir(new URL('../patterns', import.meta.url).pathname).set;
@@ -93,8 +93,8 @@ test('edge values survive: positions past 2^31, negative bit sets, empty ledgers
       'repeat-category': {
         v: 3,
         runs: new Map([
-          ['', [{ s: 1, c: 2, n: 2, b: ~0, z: 1, t0: e1.eventTime, t1: e2.eventTime, tl: e2.eventTime, ev: [e1, e2], st: [0, 1] }]],
-          ['sess-1', [{ s: 0, c: 1, n: 0, b: 1 << 30, z: 0, t0: e3.eventTime, t1: e3.eventTime, tl: e3.eventTime, ev: [e3], st: [0] }]],
+          ['', [Run.of(1, 2, 2, ~0, 1, [e1, e2], [0, 1])]],
+          ['sess-1', [Run.of(0, 1, 0, 1 << 30, 0, [e3], [0])]],
         ]),
         caps: {},
       },

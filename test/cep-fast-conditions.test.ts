@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventRef } from '../actors/index.js';
-import { compileExpression, matchView, compilePattern, loadPatternDir, onEvent, onTime, newPatternState, type CompiledPattern, type Match } from '../src/cep/index.js';
+import { compileExpression, matchView, compilePattern, loadPatternDir, onEvent, onTime, newPatternState, Run, type CompiledPattern, type Match } from '../src/cep/index.js';
 import { test as celTest } from '../src/cep/expressions.js';
 import { compileFastCondition } from '../src/cep/fast-condition.js';
 import { prng } from './support/prng.js';
@@ -60,8 +60,8 @@ function randomEvent(rnd: () => number, seq: number): EventRef {
   );
 }
 
-/** A random run: a non-decreasing sequence of stages, possibly empty (a start condition sees none). */
-function randomRun(rnd: () => number): { ev: EventRef[]; st: number[] } | null {
+/** A random run: a non-decreasing sequence of stages, or none (a start condition sees none). */
+function randomRun(rnd: () => number): Run | null {
   if (rnd() < 0.15) return null;
   const n = Math.floor(rnd() * 5);
   const ev: EventRef[] = [];
@@ -72,10 +72,10 @@ function randomRun(rnd: () => number): { ev: EventRef[]; st: number[] } | null {
     ev.push(randomEvent(rnd, i + 1));
     st.push(s);
   }
-  return { ev, st };
+  return n === 0 ? null : Run.of(s, st.filter((k) => k === s).length, 0, 0, 0, ev, st);
 }
 
-function celOutcome(source: string, e: EventRef, r: { ev: EventRef[]; st: number[] } | null): boolean {
+function celOutcome(source: string, e: EventRef, r: Run | null): boolean {
   const view = r ? matchView({ stages: STAGE_NAMES.map((name) => ({ name })) } as unknown as CompiledPattern, r) : { first: {}, last: {}, match: {}, count: {} };
   return celTest(compileExpression(source), { event: e, ...view });
 }

@@ -1,4 +1,5 @@
 import { EVENT_REF_FIELDS, categoryKey, type EventRef } from '../../actors/index.js';
+import type { Run } from './run.js';
 
 /**
  * Conditions in the common subset of CEL — field comparisons, `in` a literal list, `&&`, `||`,
@@ -12,10 +13,8 @@ import { EVENT_REF_FIELDS, categoryKey, type EventRef } from '../../actors/index
  * event yet). Each node yields TRUE, FALSE or ERROR; only TRUE passes, as with test().
  */
 
-export interface RunEvents {
-  ev: readonly EventRef[];
-  st: readonly number[];
-}
+/** What a condition reads of the partial match: its events by stage. */
+export type RunEvents = Pick<Run, 'firstOf' | 'lastOf' | 'countOf'>;
 
 export type FastCondition = (e: EventRef, r: RunEvents | null) => boolean;
 
@@ -181,8 +180,7 @@ function value(n: AstNode, stages: ReadonlyMap<string, number>): Typed | null {
     return {
       fn: (_e, r) => {
         if (!r) return MISSING;
-        let c = 0;
-        for (const s of r.st) if (s === k) c++;
+        const c = r.countOf(k);
         return c === 0 ? MISSING : c;
       },
       type: 'number',
@@ -208,18 +206,6 @@ function eventRef(n: AstNode, stages: ReadonlyMap<string, number>): ((e: EventRe
   if (target.op !== 'id' || (target.args !== 'first' && target.args !== 'last')) return null;
   const k = stages.get(stage);
   if (k === undefined) return null;
-  if (target.args === 'first') {
-    return (_e, r) => {
-      if (!r) return null;
-      const st = r.st;
-      for (let i = 0; i < st.length; i++) if (st[i] === k) return r.ev[i]!;
-      return null;
-    };
-  }
-  return (_e, r) => {
-    if (!r) return null;
-    const st = r.st;
-    for (let i = st.length - 1; i >= 0; i--) if (st[i] === k) return r.ev[i]!;
-    return null;
-  };
+  if (target.args === 'first') return (_e, r) => (r ? r.firstOf(k) : null);
+  return (_e, r) => (r ? r.lastOf(k) : null);
 }

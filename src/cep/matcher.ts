@@ -1,6 +1,7 @@
 import type { EventRef } from '../../actors/index.js';
 import type { CompiledPattern, Condition } from './compile-pattern.js';
 import { test, type ExpressionContext, type MatchView } from './expressions.js';
+import { Run, type RunEvent } from './run.js';
 
 /**
  * The pattern matcher: partial matches ("runs") of one pattern inside one user, grouped by the
@@ -13,27 +14,8 @@ import { test, type ExpressionContext, type MatchView } from './expressions.js';
  * into each of those positions, as an NFA with epsilon moves would, it records what an event has
  * ruled out since its last take: `n` (events seen since: strict contiguity allows only the
  * next one) and `b` (stages whose entry a negation or a consumed skip-till-next entry has blocked).
+ * A run's events are a shared list (run.ts): a take is one node and one run, whatever the length.
  */
-export interface Run {
-  /** Stage of the last take. */
-  s: number;
-  /** Events taken in that stage. */
-  c: number;
-  /** Events of the key seen since the last take, capped at 2 (0 = the next one is "next"). */
-  n: number;
-  /** Bit k: stage k (k = stages.length: the absence at the end) cannot be entered until the next take. */
-  b: number;
-  /** 1 when an `until` condition closed the stage's loop. */
-  z: number;
-  /** Earliest and latest event time in the match, and the time of the last take. */
-  t0: number;
-  t1: number;
-  tl: number;
-  ev: EventRef[];
-  /** Stage index of each event in `ev`. */
-  st: number[];
-}
-
 export interface PatternState {
   /** Pattern version the runs belong to: runs of another version are dropped, never mixed. */
   v: number;
@@ -66,16 +48,6 @@ export interface MatchStats {
 export const newPatternState = (version: number): PatternState => ({ v: version, runs: new Map() });
 
 const changed = (state: PatternState) => (state.da = state.dx = undefined);
-
-/**
- * Caches ride on the objects they describe as non-enumerable symbol properties, so neither JSON
- * nor a deep-equality check sees them.
- */
-function setHidden<T extends object, K extends keyof T, V extends T[K]>(o: T, key: K, value: V): V {
-  if (key in o) o[key] = value;
-  else Object.defineProperty(o, key, { value, writable: true, configurable: true, enumerable: false });
-  return value;
-}
 
 export function keyOf(p: CompiledPattern, e: EventRef): string {
   return p.key === 'user' ? '' : p.key === 'session' ? e.userSession : e.productId;
@@ -126,9 +98,9 @@ export function onTime(p: CompiledPattern, state: PatternState, time: number, ou
   const fired: Array<{ key: string; run: Run; deadline: number }> = [];
   for (const key of [...state.runs.keys()].sort()) {
     const runs = state.runs.get(key)!;
-    const keep = runs.filter((r) => r.t0 + w > time);
+    const keep = runs.filter((r) => r.lo.eventTime + w > time);
     if (keep.length === runs.length) continue;
-    for (const r of runs) if (r.t0 + w <= time && armed(p, r)) fired.push({ key, run: r, deadline: r.t0 + w });
+    for (const r of runs) if (r.lo.eventTime + w <= time && armed(p, r)) fired.push({ key, run: r, deadline: r.lo.eventTime + w });
     if (keep.length) state.runs.set(key, keep);
     else state.runs.delete(key);
   }
@@ -183,7 +155,7 @@ function computeDeadlines(p: CompiledPattern, state: PatternState): void {
   let all = -Infinity;
   for (const runs of state.runs.values()) {
     for (const r of runs) {
-      const d = r.t0 + w;
+      const d = r.lo.eventTime + w;
       if (d > all) all = d;
       if (d < absence && armed(p, r)) absence = d;
     }
@@ -197,11 +169,13 @@ export function hasRuns(state: PatternState): boolean {
 }
 
 /** The run's events by stage name, as conditions and templates see them. */
-export function matchView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchView {
+export function matchView(p: CompiledPattern, r: Run): MatchView {
   const view: MatchView = { first: {}, last: {}, match: {}, count: {} };
-  for (let i = 0; i < r.ev.length; i++) {
-    const name = p.stages[r.st[i]!]!.name;
-    const e = r.ev[i]!;
+  const nodes: RunEvent[] = [];
+  for (let x: RunEvent | null = r.last; x !== null; x = x.prev) nodes.push(x);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const name = p.stages[nodes[i]!.k]!.name;
+    const e = nodes[i]!.e;
     const list = view.match[name];
     if (list) list.push(e);
     else {
@@ -216,8 +190,8 @@ export function matchView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchV
 
 // ---- internals ----
 
-const startSeq = (r: Run) => r.ev[0]!.seq;
-const lastSeq = (r: Run) => r.ev[r.ev.length - 1]!.seq;
+const startSeq = (r: Run) => r.head.e.seq;
+const lastSeq = (r: Run) => r.last.e.seq;
 
 /** The run's closure reaches the end of a pattern that ends in an absence, which nothing has broken. */
 function armed(p: CompiledPattern, r: Run): boolean {
@@ -227,12 +201,12 @@ function armed(p: CompiledPattern, r: Run): boolean {
 
 const scratch: ExpressionContext = { event: undefined as unknown as EventRef };
 
-function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Pick<Run, 'ev' | 'st'> | null): boolean {
+function holds(p: CompiledPattern, cond: Condition, e: EventRef, r: Run | null): boolean {
   if (cond.types !== null && !cond.types.has(e.eventType)) return false;
   if (cond.expr === null) return true;
   if (cond.fast !== null) return cond.fast(e, r);
   scratch.event = e;
-  if (cond.readsMatch) Object.assign(scratch, r ? cachedView(p, r) : EMPTY_VIEW);
+  if (cond.readsMatch) Object.assign(scratch, r ? (r.view ??= matchView(p, r)) : EMPTY_VIEW);
   const ok = test(cond.expr, scratch);
   if (cond.readsMatch) scratch.first = scratch.last = scratch.match = scratch.count = undefined;
   return ok;
@@ -245,18 +219,6 @@ function anyHolds(p: CompiledPattern, guards: readonly Condition[], e: EventRef,
 }
 
 const EMPTY_VIEW: MatchView = { first: {}, last: {}, match: {}, count: {} };
-
-/**
- * A run's events never change (a take makes a new run with a new list), so the view built for
- * one condition serves every later one until the run takes again: kept on the list itself, under
- * a symbol, which JSON (the snapshot codec) never sees.
- */
-const VIEW = Symbol('matchView');
-type ViewedList = EventRef[] & { [VIEW]?: MatchView };
-function cachedView(p: CompiledPattern, r: Pick<Run, 'ev' | 'st'>): MatchView {
-  const list = r.ev as ViewedList;
-  return list[VIEW] ?? setHidden(list, VIEW, matchView(p, r));
-}
 
 /** A new run at each stage the event can open (the first, or a later one past optional stages). */
 function start(p: CompiledPattern, e: EventRef, next: Run[], done: Run[], stats: MatchStats): void {
@@ -273,10 +235,7 @@ function start(p: CompiledPattern, e: EventRef, next: Run[], done: Run[], stats:
 }
 
 function take(p: CompiledPattern, r: Run | null, k: number, e: EventRef, next: Run[], done: Run[]): void {
-  const t = e.eventTime;
-  const nr: Run = r
-    ? { s: k, c: k === r.s ? r.c + 1 : 1, n: 0, b: 0, z: 0, t0: Math.min(r.t0, t), t1: Math.max(r.t1, t), tl: t, ev: [...r.ev, e], st: [...r.st, k] }
-    : { s: k, c: 1, n: 0, b: 0, z: 0, t0: t, t1: t, tl: t, ev: [e], st: [k] };
+  const nr = r ? r.extend(k, e) : Run.start(k, e);
   const stage = p.stages[k]!;
   const complete = nr.c >= stage.lo && p.restOptional[k]!;
   if (complete && p.endGuards.length === 0) {
@@ -290,7 +249,7 @@ function take(p: CompiledPattern, r: Run | null, k: number, e: EventRef, next: R
 function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[]): void {
   const w = p.withinMs;
   const t = e.eventTime;
-  if (w !== null && Math.max(r.t1, t) - Math.min(r.t0, t) >= w) {
+  if (w !== null && Math.max(r.hi.eventTime, t) - Math.min(r.lo.eventTime, t) >= w) {
     // Outside the time limit: an absence still pending is decided by the deadline, not by this event.
     if (armed(p, r)) next.push(r);
     return;
@@ -307,7 +266,7 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
   if (r.c < S.hi && z === 0) {
     if (S.until !== null && holds(p, S.until, e, r)) z = 1;
     else {
-      const gapOk = S.gapMs === null || t - r.tl < S.gapMs;
+      const gapOk = S.gapMs === null || t - r.last.e.eventTime < S.gapMs;
       const loopMatches = holds(p, S.cond, e, r);
       if (gapOk && loopMatches && (S.inner !== 'strict' || isNext)) {
         take(p, r, r.s, e, next, done);
@@ -336,7 +295,7 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
           blocked |= ~(bit - 1);
           break;
         }
-        const gapOk = K.gapMs === null || t - r.tl < K.gapMs;
+        const gapOk = K.gapMs === null || t - r.last.e.eventTime < K.gapMs;
         if (gapOk && (K.entry !== 'strict' || isNext)) {
           if (holds(p, K.cond, e, r)) {
             take(p, r, k, e, next, done);
@@ -353,7 +312,7 @@ function step(p: CompiledPattern, r: Run, e: EventRef, next: Run[], done: Run[])
   // allowCombinations may pass a matching event by.
   if (took && S.inner !== 'any') survives = false;
   if (survives) {
-    // In place: nothing else holds `r`, and its events (and their cached view) are unchanged.
+    // In place: nothing else holds `r` (runs share events, never run objects), and its events (and their cached view) are unchanged.
     r.n = r.n < 2 ? r.n + 1 : 2;
     r.b = blocked;
     r.z = z;
@@ -373,9 +332,9 @@ function prunes(p: CompiledPattern, m: Run, r: Run): boolean {
       return startSeq(r) <= lastSeq(m);
     case 'skipToFirst':
     case 'skipToLast': {
-      const seqs = m.ev.filter((_, i) => m.st[i] === s.stage).map((e) => e.seq);
-      if (seqs.length === 0) return false;
-      return startSeq(r) < (s.kind === 'skipToFirst' ? seqs[0]! : seqs[seqs.length - 1]!);
+      const at = s.kind === 'skipToFirst' ? m.firstOf(s.stage) : m.lastOf(s.stage);
+      if (at === null) return false;
+      return startSeq(r) < at.seq;
     }
   }
 }

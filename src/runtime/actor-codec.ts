@@ -1,5 +1,5 @@
 import { EventRef, sessionTransitions, type SessionLedger } from '../../actors/index.js';
-import type { PatternState, Run } from '../cep/index.js';
+import { Run, type PatternState, type RunEvent } from '../cep/index.js';
 import type { PersistedActor } from './user-actor.js';
 import { ByteWriter, ByteReader } from './byte-codec.js';
 
@@ -11,8 +11,8 @@ import { ByteWriter, ByteReader } from './byte-codec.js';
  * - each event is written once per actor, and runs name events by their index in that list,
  *   because the same views sit in many partial matches at once (every repeat-category run of a
  *   user holds them);
- * - a run's time bounds (t0, t1, tl) are not written: they are the earliest, the latest and the
- *   last of its events' times, which is exactly how the matcher keeps them;
+ * - a run's time bounds are not written: they are the earliest, the latest and the last of its
+ *   events' times, which is exactly how the matcher keeps them;
  * - the session machine is written as its phase: its XState snapshot is a function of the phase
  *   (session-transitions.ts).
  *
@@ -42,6 +42,8 @@ const w = new ByteWriter();
 const REFS: EventRef[] = [];
 const INDEX = new Map<EventRef, number>();
 const LINEAR_MAX = 32;
+/** A run's nodes, newest first, while its events are written oldest first. */
+const NODES: RunEvent[] = [];
 
 export function encodeActor(actor: PersistedActor): Uint8Array {
   try {
@@ -175,15 +177,16 @@ function writePatternState(id: string, state: PatternState): void {
     w.str(key);
     w.uint(list.length);
     for (const run of list) {
-      const k = run.ev.length;
       w.uint(run.s);
       w.uint(run.c);
       w.uint(run.n);
       w.int32(run.b);
       w.uint(run.z);
-      w.uint(k);
-      for (let i = 0; i < k; i++) w.uint(indexOf(run.ev[i]!));
-      for (let i = 0; i < k; i++) w.uint(run.st[i]!);
+      w.uint(run.len);
+      for (let x: RunEvent | null = run.last; x !== null; x = x.prev) NODES.push(x);
+      for (let i = NODES.length - 1; i >= 0; i--) w.uint(indexOf(NODES[i]!.e));
+      for (let i = NODES.length - 1; i >= 0; i--) w.uint(NODES[i]!.k);
+      NODES.length = 0;
     }
   }
 }
@@ -201,6 +204,9 @@ function readPatternState(r: ByteReader, refs: EventRef[]): PatternState {
   return state;
 }
 
+const EV: EventRef[] = [];
+const ST: number[] = [];
+
 function readRun(r: ByteReader, refs: EventRef[]): Run {
   const s = r.uint();
   const c = r.uint();
@@ -209,20 +215,18 @@ function readRun(r: ByteReader, refs: EventRef[]): Run {
   const z = r.uint();
   const k = r.uint();
   if (!(k > 0)) throw new Error('stored actor has a run without events');
-  const ev: EventRef[] = [];
-  const st: number[] = [];
-  let t0 = Infinity;
-  let t1 = -Infinity;
-  for (let i = 0; i < k; i++) {
-    const at = r.uint();
-    const e = refs[at];
-    if (!e) throw new Error(`stored actor names event #${at}, which it does not hold`);
-    if (e.eventTime < t0) t0 = e.eventTime;
-    if (e.eventTime > t1) t1 = e.eventTime;
-    ev.push(e);
+  try {
+    for (let i = 0; i < k; i++) {
+      const at = r.uint();
+      const e = refs[at];
+      if (!e) throw new Error(`stored actor names event #${at}, which it does not hold`);
+      EV.push(e);
+    }
+    for (let i = 0; i < k; i++) ST.push(r.uint());
+    return Run.of(s, c, n, b, z, EV, ST);
+  } finally {
+    EV.length = ST.length = 0;
   }
-  for (let i = 0; i < k; i++) st.push(r.uint());
-  return { s, c, n, b, z, t0, t1, tl: ev[k - 1]!.eventTime, ev, st };
 }
 
 function readEvents(r: ByteReader): EventRef[] {
