@@ -101,12 +101,12 @@ export class UserActor {
     for (const p of patterns.forType(e.eventType)) {
       let state = this.cep.get(p.id);
       // A new version starts clean: partial matches of the old one are dropped, never mixed.
-      if (state && state.v !== p.version) state = undefined;
-      const s = state ?? newPatternState(p.version);
-      onEvent(p, s, e, matches, stats);
-      if (s !== state && hasRuns(s)) this.cep.set(p.id, s);
-      if (matches.length) out = this.emit(p, s, matches, out, stats);
-      else if (state && !hasRuns(state) && !state.caps) this.cep.delete(p.id);
+      if (state === undefined || state.v !== p.version) {
+        state = newPatternState(p.version);
+        this.cep.set(p.id, state);
+      }
+      onEvent(p, state, e, matches, stats);
+      if (matches.length) out = this.emit(p, state, matches, out, stats);
     }
     return out;
   }
@@ -143,10 +143,22 @@ export class UserActor {
     return actorDeadline(this.session?.deadline ?? null, this.cep, this.sent, patterns);
   }
 
+  /**
+   * An emptied pattern state stays while the actor is live (a user's next view would only build
+   * it again): it is left out here, and dropped, so what is stored holds only what matters.
+   * States go out in id order: the map's order depends on when each was last emptied, and the
+   * same state must store the same bytes whether or not the actor was restored on the way.
+   */
   persist(): PersistedActor {
     const out: PersistedActor = {};
     if (this.session) out.session = this.session.persist();
-    for (const [id, state] of this.cep) (out.cep ??= {})[id] = state;
+    const ids = [...this.cep.keys()];
+    if (ids.length > 1) ids.sort();
+    for (const id of ids) {
+      const state = this.cep.get(id)!;
+      if (hasRuns(state) || state.caps) (out.cep ??= {})[id] = state;
+      else this.cep.delete(id);
+    }
     if (this.sent) out.sent = this.sent;
     return out;
   }
@@ -170,8 +182,6 @@ export class UserActor {
       out.push({ type: 'match', pattern: p, match: m });
     }
     matches.length = 0;
-    if (hasRuns(state) || state.caps) this.cep.set(p.id, state);
-    else this.cep.delete(p.id);
     return out;
   }
 
