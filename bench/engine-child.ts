@@ -3,8 +3,8 @@
  * `nudge run` starts it (startEngine with loadConfig() from the environment), plus what a benchmark
  * needs to see from outside: one JSON line per BENCH_STATUS_MS on stdout with the engine's status,
  * totals and process.memoryUsage() (RSS is the whole process: the analytics worker thread too);
- * "gc" on stdin runs two full GCs (the child runs with --expose-gc) and answers with the memory
- * after them. Each status line also carries the process's CPU time and the main thread's event-loop
+ * "gc" on stdin runs two full GCs here and in each engine thread (the child runs with --expose-gc)
+ * and answers with the memory after them. Each status line also carries the process's CPU time and the main thread's event-loop
  * delay since the previous line. SIGTERM is the graceful stop; SIGKILL is a crash.
  */
 import { readFileSync } from 'node:fs';
@@ -55,6 +55,8 @@ function status(engine: RunningEngine) {
     outputsInFlight: st.outputsInFlight,
     analyticsSeq: st.analytics?.seq ?? null,
     mem: process.memoryUsage(),
+    /** The engine's V8 heap in use: its threads' heaps (garbage included), or this thread's when it runs here. */
+    engineHeapUsedBytes: st.heapUsedBytes,
     ...procStatus(),
     /** The main thread's V8 heap actually resident (committed and touched). */
     heapPhysical: getHeapStatistics().total_physical_size,
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
         const gc = (globalThis as { gc?: () => void }).gc;
         gc?.();
         gc?.();
-        write({ type: 'gc', mem: process.memoryUsage(), status: status(engine) });
+        void (engine.collectGarbage?.() ?? Promise.resolve()).then(() => write({ type: 'gc', mem: process.memoryUsage(), status: status(engine) }));
       }
     }
   });

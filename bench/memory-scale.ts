@@ -76,23 +76,24 @@ export interface MemorySizeResult {
   engine: { rate: number; seconds: number; startMs: number; rateAfterPublishing: number; appliedAtPublishEnd: number };
   /** engine rateAfterPublishing / raw. */
   ratio: number;
-  /** Sampled every second during the engine pass: RSS (whole process) and main-thread heap. */
+  /** Sampled every second during the engine pass: RSS (whole process) and the engine's heap. */
   rssPeakBytes: number;
   /** The kernel's peak RSS (VmHWM) for the engine process. */
   hwmBytes: number;
   rssAtCatchUpBytes: number;
+  /** The engine's V8 heap in use (its threads' when it runs in threads). */
   heapUsedAtCatchUpBytes: number;
   /** After two full GCs in the child at catch-up. */
   rssAfterGcBytes: number;
   heapAfterGcBytes: number;
   externalAfterGcBytes: number;
-  /** process.memoryUsage() in the engine process at catch-up and after the GC (heap figures are its main thread's). */
+  /** process.memoryUsage() in the engine process at catch-up and after the GC (its heap figures are the main thread's only). */
   memAtCatchUp: NodeJS.MemoryUsage;
   memAfterGc: NodeJS.MemoryUsage;
   /** The RSS split (from /proc: anonymous memory vs file pages, i.e. LMDB's map and code) and the main thread's resident V8 heap. */
   procAtCatchUp: { rssAnon: number; rssFile: number; heapPhysical: number };
   procAfterGc: { rssAnon: number; rssFile: number; heapPhysical: number };
-  /** Highest main-thread heapUsed seen in the status lines (garbage included). */
+  /** Highest engine heap in use seen in the status lines (garbage included). */
   heapUsedPeakBytes: number;
   /** Mean CPU of the engine process (% of one core) and of the whole machine (% of all cores busy) during the engine pass. */
   cpu: { engine: number | null; machine: number | null };
@@ -130,7 +131,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
     const inMemory = (s: ChildStatus) => s.partitions.reduce((a, p) => a + (p.timersInMemory ?? 0), 0);
     engine.onStatus = (s) => {
       peak = Math.max(peak, s.mem.rss);
-      heapPeak = Math.max(heapPeak, s.mem.heapUsed);
+      heapPeak = Math.max(heapPeak, s.engineHeapUsedBytes);
     };
     let published = 0;
     const stall = watchStall(engine, () => published, 180_000);
@@ -165,7 +166,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
           'the engine to apply every partition',
           (s) => s.partitions.length === PARTITIONS && s.partitions.every((p) => p.seq >= lastSeq[p.partition]!),
           Math.max(600_000, events * 2),
-          (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, heap ${fmtMiB(s.mem.heapUsed)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))} (${fmtInt(inMemory(s))} in memory)`),
+          (s) => progress(`  engine ${fmtInt(s.applied)} / ${fmtInt(events)} (${fmtInt(s.applied / ((performance.now() - te) / 1000))}/s), rss ${fmtMiB(s.mem.rss)}, engine heap ${fmtMiB(s.engineHeapUsedBytes)}, live actors ${fmtInt(s.liveActors)}, timers ${fmtInt(pending(s))} (${fmtInt(inMemory(s))} in memory)`),
         ),
         stall.failed,
       ]);
@@ -176,7 +177,7 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
       const curve: MemorySizeResult['rssCurve'] = [];
       for (let f = 1; f <= 10; f++) {
         const h = engine.history.find((x) => x.s.applied >= (f / 10) * events - 0.5)?.s ?? atCatchUp;
-        curve.push({ fraction: f / 10, applied: h.applied, rssBytes: h.mem.rss, heapUsedBytes: h.mem.heapUsed, liveActors: h.liveActors, pendingTimers: pending(h) });
+        curve.push({ fraction: f / 10, applied: h.applied, rssBytes: h.mem.rss, heapUsedBytes: h.engineHeapUsedBytes, liveActors: h.liveActors, pendingTimers: pending(h) });
       }
       const afterGc = await engine.gc();
       const stopped = await engine.stop(180_000);
@@ -202,9 +203,9 @@ async function oneSize(ctx: SuiteContext, users: number, sessionsPerUser: number
         rssPeakBytes: Math.max(peak, atCatchUp.mem.rss),
         hwmBytes: Math.max(stopped?.hwm ?? 0, afterGc.status.hwm),
         rssAtCatchUpBytes: atCatchUp.mem.rss,
-        heapUsedAtCatchUpBytes: atCatchUp.mem.heapUsed,
+        heapUsedAtCatchUpBytes: atCatchUp.engineHeapUsedBytes,
         rssAfterGcBytes: afterGc.mem.rss,
-        heapAfterGcBytes: afterGc.mem.heapUsed,
+        heapAfterGcBytes: afterGc.status.engineHeapUsedBytes,
         externalAfterGcBytes: afterGc.mem.external,
         memAtCatchUp: atCatchUp.mem,
         memAfterGc: afterGc.mem,
@@ -311,12 +312,12 @@ export function renderMemory(r: MemoryResult): string {
     );
   }
   L.push('(*: once publishing had ended; the engine consumed the sample as it was published, and the ratio is of this rate to raw)');
-  L.push('', 'engine process memory (main-thread V8 heap; RSS also holds the analytics thread, LMDB\'s mapped pages and what V8 keeps committed):');
+  L.push('', 'engine process memory (engine heap: its threads\' V8 heaps in use; heap used/total/resident: the main thread\'s; RSS also holds LMDB\'s mapped pages and what V8 keeps committed, the young generation included):');
   for (const s of r.sizes) {
     const a = s.memAtCatchUp;
     const g = s.memAfterGc;
     L.push(
-      `  ${fmtInt(s.users).padEnd(10)} at catch-up: rss ${fmtMiB(a.rss)} (anonymous ${fmtMiB(s.procAtCatchUp.rssAnon)}, file/LMDB map ${fmtMiB(s.procAtCatchUp.rssFile)}), heap used/total/resident ${fmtMiB(a.heapUsed)}/${fmtMiB(a.heapTotal)}/${fmtMiB(s.procAtCatchUp.heapPhysical)}, external ${fmtMiB(a.external)} (array buffers ${fmtMiB(a.arrayBuffers)}); after GC: rss ${fmtMiB(g.rss)} (anonymous ${fmtMiB(s.procAfterGc.rssAnon)}, file ${fmtMiB(s.procAfterGc.rssFile)}), heap used/total/resident ${fmtMiB(g.heapUsed)}/${fmtMiB(g.heapTotal)}/${fmtMiB(s.procAfterGc.heapPhysical)}; heap used peak ${fmtMiB(s.heapUsedPeakBytes)}; evictions ${fmtInt(s.evictions)}; CPU engine ${s.cpu.engine === null ? '-' : s.cpu.engine.toFixed(0)}%, machine ${s.cpu.machine === null ? '-' : s.cpu.machine.toFixed(0)}% busy`,
+      `  ${fmtInt(s.users).padEnd(10)} at catch-up: engine heap ${fmtMiB(s.heapUsedAtCatchUpBytes)}, rss ${fmtMiB(a.rss)} (anonymous ${fmtMiB(s.procAtCatchUp.rssAnon)}, file/LMDB map ${fmtMiB(s.procAtCatchUp.rssFile)}), heap used/total/resident ${fmtMiB(a.heapUsed)}/${fmtMiB(a.heapTotal)}/${fmtMiB(s.procAtCatchUp.heapPhysical)}, external ${fmtMiB(a.external)} (array buffers ${fmtMiB(a.arrayBuffers)}); after GC: engine heap ${fmtMiB(s.heapAfterGcBytes)}, rss ${fmtMiB(g.rss)} (anonymous ${fmtMiB(s.procAfterGc.rssAnon)}, file ${fmtMiB(s.procAfterGc.rssFile)}), heap used/total/resident ${fmtMiB(g.heapUsed)}/${fmtMiB(g.heapTotal)}/${fmtMiB(s.procAfterGc.heapPhysical)}; heap used peak ${fmtMiB(s.heapUsedPeakBytes)}; evictions ${fmtInt(s.evictions)}; CPU engine ${s.cpu.engine === null ? '-' : s.cpu.engine.toFixed(0)}%, machine ${s.cpu.machine === null ? '-' : s.cpu.machine.toFixed(0)}% busy`,
     );
   }
   L.push('');

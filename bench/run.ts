@@ -31,7 +31,7 @@
  * results table (or one JSON object with --json; --json-out also writes it to a file) to stdout.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir, cpus, totalmem, platform, release, arch } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -403,14 +403,18 @@ interface EngineResult extends PassResult {
   evictions: number;
   liveActorsAtEnd: number;
   rssBytes: number;
+  /** The engine's own V8 heap in use at catch-up (its status: the engine thread's isolate). */
   heapUsedBytes: number;
   /** process.memoryUsage() just before Engine.start and at catch-up. */
   memBefore: NodeJS.MemoryUsage;
   memAtCatchUp: NodeJS.MemoryUsage;
   /** Highest RSS sampled (every 500 ms) during the pass. */
   peakRssBytes: number;
-  /** heapUsed after a full GC at catch-up (live actors, timers, maps), taken after the analytics wait. */
-  liveHeapBytes: number;
+  /**
+   * heapUsed after a full GC at catch-up (live actors, timers, maps), taken after the analytics
+   * wait; null when the engine runs in a worker thread, where this process cannot force a GC.
+   */
+  liveHeapBytes: number | null;
   lmdb: LmdbFigures;
   /** The analytics thread's pass over the stream; null when analytics is off. */
   analytics: AnalyticsPassFigures | null;
@@ -444,6 +448,8 @@ interface LmdbFigures {
   timers: number | null;
 }
 
+const liveHeap = (bytes: number | null) => (bytes === null ? 'live heap after GC n/a: the engine runs in a worker thread' : `live heap after GC ${fmtMiB(bytes)}`);
+
 function engineConfig(url: string, dataDir: string): Config {
   return loadConfig({ natsUrl: url, dataDir, logLevel: 'warn', partitions: PARTITIONS, ownedPartitions: '', workers: Number(opts.workers), checkpointIntervalMs: CHECKPOINT_MS });
 }
@@ -453,6 +459,8 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
   const log = createLogger('warn', 'nudge-bench-engine');
   const memBefore = process.memoryUsage();
   let peakRss = memBefore.rss;
+  // As startEngine decides: in this thread only with one worker and Node's default young generation.
+  const inThread = config.workers <= 1 && config.youngGenerationMb === 0;
   if (profile) await profile('start');
   // The analytics reads every partition: it is done at the stream's last message.
   const targetSeq = lastSeq.reduce((a, b) => Math.max(a, b), 0);
@@ -557,11 +565,11 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
       evictions: st.evictions,
       liveActorsAtEnd: st.liveActors,
       rssBytes: mem.rss,
-      heapUsedBytes: mem.heapUsed,
+      heapUsedBytes: st.heapUsedBytes,
       memBefore,
       memAtCatchUp: mem,
       peakRssBytes: Math.max(peakRss, mem.rss),
-      liveHeapBytes: memLive.heapUsed,
+      liveHeapBytes: inThread ? memLive.heapUsed : null,
       lmdb,
       analytics,
     };
@@ -985,7 +993,7 @@ async function main(gcFn: () => void): Promise<void> {
         if (res.messages !== events) throw new Error(`engine applied ${res.messages} events (+dlq), expected ${events}: ${JSON.stringify(res.totals)}`);
         const m = res.memAtCatchUp;
         progress(`  engine ${fmtRate(res.rate)} (${(res.ms / 1000).toFixed(2)} s; start ${fmtInt(res.startMs)} ms, stop ${fmtInt(res.stopMs)} ms; ${fmtInt(res.lmdb.actors)} actors stored)`);
-        progress(`         rss ${fmtMiB(res.memBefore.rss)} before start, peak ${fmtMiB(res.peakRssBytes)}, ${fmtMiB(m.rss)} at catch-up (heap used ${fmtMiB(m.heapUsed)} of ${fmtMiB(m.heapTotal)}, external ${fmtMiB(m.external)}, array buffers ${fmtMiB(m.arrayBuffers)}; live heap after GC ${fmtMiB(res.liveHeapBytes)})`);
+        progress(`         rss ${fmtMiB(res.memBefore.rss)} before start, peak ${fmtMiB(res.peakRssBytes)}, ${fmtMiB(m.rss)} at catch-up (engine heap used ${fmtMiB(res.heapUsedBytes)}; this thread's ${fmtMiB(m.heapUsed)} of ${fmtMiB(m.heapTotal)}, external ${fmtMiB(m.external)}, array buffers ${fmtMiB(m.arrayBuffers)}; ${liveHeap(res.liveHeapBytes)})`);
         const a = res.analytics;
         if (!a) progress('         analytics off');
         else {
@@ -1046,17 +1054,32 @@ async function main(gcFn: () => void): Promise<void> {
     let profile: ProfileSummary | null = null;
     if (opts.profile) {
       progress('profiled engine pass (V8 CPU profiler, not counted in the rounds)');
-      const session = new Session();
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 500 });
       let cpuProfile: CpuProfile | null = null;
       const dir = join(root, 'engine-profile');
-      await enginePass(server.url, dir, lastSeq, events, async (phase) => {
-        if (phase === 'start') await session.post('Profiler.start');
-        else cpuProfile = ((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile;
-      });
-      session.disconnect();
+      const probe = engineConfig(server.url, dir);
+      if (probe.workers <= 1 && probe.youngGenerationMb === 0) {
+        const session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 500 });
+        await enginePass(server.url, dir, lastSeq, events, async (phase) => {
+          if (phase === 'start') await session.post('Profiler.start');
+          else cpuProfile = ((await session.post('Profiler.stop')) as { profile: CpuProfile }).profile;
+        });
+        session.disconnect();
+      } else {
+        // The engine runs in a worker thread: it profiles itself (engine-thread.ts), start to stop.
+        const profDir = mkdtempSync(join(tmpdir(), 'nudge-bench-thread-profile-'));
+        process.env.NUDGE_CPU_PROFILE_DIR = profDir;
+        try {
+          await enginePass(server.url, dir, lastSeq, events);
+        } finally {
+          delete process.env.NUDGE_CPU_PROFILE_DIR;
+        }
+        const first = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort()[0];
+        if (first) cpuProfile = JSON.parse(readFileSync(join(profDir, first), 'utf8')) as CpuProfile;
+        rmSync(profDir, { recursive: true, force: true });
+      }
       rmSync(dir, { recursive: true, force: true });
       if (!cpuProfile) throw new Error('profiler returned nothing');
       const file = opts['profile-out'] ?? join(mkdtempSync(join(tmpdir(), 'nudge-bench-profile-')), 'engine.cpuprofile');
@@ -1226,7 +1249,7 @@ type Result = {
     lmdbFileBytes: number;
     engineRssBytes: number;
     engineHeapUsedBytes: number;
-    engineLiveHeapBytes: number;
+    engineLiveHeapBytes: number | null;
     enginePeakRssBytes: number;
     windowHeapBytes: number;
     windowStates: number;
@@ -1309,7 +1332,7 @@ function renderTable(r: Result): string {
   kv('after a full engine pass', `${fmtInt(r.memory.actorsStored)} actors stored${r.memory.timersStored !== null ? ` (timers ${fmtInt(r.memory.timersStored)})` : ''}, ${fmtInt(r.memory.lmdbPayloadBytesPerActor)} key+value bytes each${r.memory.lmdbPageBytesPerActor !== null ? `, ${fmtInt(r.memory.lmdbPageBytesPerActor)} in pages` : ''}`);
   kv('LMDB file (allocated blocks)', fmtMiB(r.memory.lmdbFileBytes));
   kv('process RSS, peak in engine passes', fmtMiB(r.memory.enginePeakRssBytes));
-  kv('process RSS at engine catch-up', `${fmtMiB(r.memory.engineRssBytes)} (heap used ${fmtMiB(r.memory.engineHeapUsedBytes)}, live after GC ${fmtMiB(r.memory.engineLiveHeapBytes)})`);
+  kv('process RSS at engine catch-up', `${fmtMiB(r.memory.engineRssBytes)} (engine heap used ${fmtMiB(r.memory.engineHeapUsedBytes)}, ${liveHeap(r.memory.engineLiveHeapBytes)})`);
   if (r.profile) {
     lines.push('', `CPU profile of one engine pass (${(r.profile.totalMs / 1000).toFixed(1)} s, idle ${fmtPct(r.profile.idlePct)}): ${r.profile.file}`);
     lines.push('  top self time:');

@@ -353,6 +353,8 @@ export interface ChildStatus {
   outputsInFlight: number;
   analyticsSeq: number | null;
   mem: NodeJS.MemoryUsage;
+  /** The engine's V8 heap in use (its threads' heaps when it runs in threads), bytes. */
+  engineHeapUsedBytes: number;
   /** Peak RSS the kernel saw for the process (VmHWM), and the RSS split into anonymous memory and file pages (LMDB's map), bytes. */
   hwm: number;
   rssAnon: number;

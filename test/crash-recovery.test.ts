@@ -141,3 +141,19 @@ test('two engine threads in one process (NUDGE_WORKERS=2), killed and restarted,
   await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_WORKERS: '2' });
   assertSameOutputs(await collect(nats), 'two threads');
 });
+
+test('one engine in a worker thread of its own (NUDGE_YOUNG_GEN_MB=64), killed and restarted, gives the outputs of the main-thread engine', async () => {
+  const nats = await startTestNats();
+  servers.push(nats);
+  const dataDir = tempDir('lone-thread');
+  dirs.push(dataDir);
+  const report = await publishSample(nats.nc, USERS, SEED, true);
+  const lone = { NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, NUDGE_YOUNG_GEN_MB: '64' };
+  const first = spawnEngine({ ...lone, NUDGE_FAULT_KILL_AFTER_OUTPUTS: '50' });
+  await first.exited;
+  assert.equal(first.child.signalCode, 'SIGKILL', first.stderr());
+  const seqs = await committedSeqs(dataDir);
+  assert.ok(seqs.some((s, p) => s < report.flushSeqs.get(p)!), 'the kill came before the stream was done');
+  await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_YOUNG_GEN_MB: '64' });
+  assertSameOutputs(await collect(nats), 'one engine thread');
+});

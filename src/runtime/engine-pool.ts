@@ -3,6 +3,7 @@ import { ownedPartitionList, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { Engine, type EngineStatus } from './engine.js';
 import { startThread, type ToHost, type ToThread } from './thread-service.js';
+import { NatsSetupError } from '../nats/index.js';
 
 /** What `nudge run`, the demo and the benchmark drive: one Engine, or a pool of them in threads. */
 export interface RunningEngine {
@@ -12,6 +13,8 @@ export interface RunningEngine {
   waitForSeq(p: number, seq: number, timeoutMs?: number): Promise<void>;
   /** A checkpoint now (outputs flushed and acknowledged first). */
   checkpoint(): Promise<void>;
+  /** Benchmarks only (needs --expose-gc): full GCs in every engine thread, then their status. */
+  collectGarbage?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -19,15 +22,17 @@ export interface RunningEngine {
 type ToPool = ToHost<{ status: EngineStatus; totals: ReturnType<Engine['totals']> }>;
 
 /**
- * Starts the engine: in this thread when `config.workers` is 1, else as that many worker threads,
- * each an ordinary Engine owning every workers-th partition of this process's share (its own NATS
- * connection, the same LMDB environment: users never cross partitions, so threads never write the
- * same keys). Partitions are the unit of parallelism, as they are across processes.
+ * Starts the engine as `config.workers` worker threads, each an ordinary Engine owning every
+ * workers-th partition of this process's share (its own NATS connection, the same LMDB
+ * environment: users never cross partitions, so threads never write the same keys). Partitions
+ * are the unit of parallelism, as they are across processes. Even one engine runs in a thread, so
+ * that it gets the young generation `config.youngGenerationMb` asks for; with 0 and one worker it
+ * runs in this thread.
  */
 export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
   const owned = ownedPartitionList(config);
-  const n = Math.min(config.workers, owned.length);
-  if (n <= 1) return Engine.start(config, log);
+  const n = Math.max(1, Math.min(config.workers, owned.length));
+  if (n === 1 && config.youngGenerationMb === 0) return Engine.start(config, log);
   return EnginePool.start(config, log, owned, n);
 }
 
@@ -42,8 +47,8 @@ class EnginePool implements RunningEngine {
   readonly done: Promise<void>;
   private settle!: { resolve: () => void; reject: (e: Error) => void };
   private stopping = false;
-  private readonly checkpointWaiters = new Map<number, () => void>();
-  private nextCheckpointId = 0;
+  private readonly callWaiters = new Map<number, () => void>();
+  private nextCallId = 0;
 
   private constructor(
     private readonly threads: Thread[],
@@ -59,7 +64,15 @@ class EnginePool implements RunningEngine {
     const started: Array<Promise<void>> = [];
     for (const [i, group] of groups.entries()) {
       // The analytics jobs read the whole stream: one thread runs them.
-      const threadConfig: Config = { ...config, ownedPartitions: group.join(','), workers: 1, workerId: `${config.workerId}-${i}`, analytics: i === 0 ? config.analytics : 'off' };
+      // A lone thread is the whole worker, as Engine.start would be: its id and partitions as configured.
+      const lone = n === 1;
+      const threadConfig: Config = {
+        ...config,
+        ownedPartitions: lone ? config.ownedPartitions : group.join(','),
+        workers: 1,
+        workerId: lone ? config.workerId : `${config.workerId}-${i}`,
+        analytics: i === 0 ? config.analytics : 'off',
+      };
       const worker = startThread(new URL('./engine-thread.ts', import.meta.url), threadConfig);
       const t: Thread = { worker, status: null, totals: null, stopped: false };
       threads.push(t);
@@ -67,7 +80,7 @@ class EnginePool implements RunningEngine {
         new Promise<void>((resolve, reject) => {
           worker.on('message', (m: ToPool) => {
             if (m.type === 'started') resolve();
-            else if (m.type === 'failed') reject(new Error(`engine thread ${i}: ${m.message}`));
+            else if (m.type === 'failed') reject(startFailure(m, n === 1 ? '' : `engine thread ${i}: `));
           });
           worker.once('error', reject);
           worker.once('exit', (code) => reject(new Error(`engine thread ${i} exited (${code}) before starting`)));
@@ -95,7 +108,7 @@ class EnginePool implements RunningEngine {
         t.stopped = true;
         if (this.threads.every((x) => x.stopped)) this.settle.resolve();
       } else if (m.type === 'replied') {
-        this.checkpointWaiters.get(m.id)?.();
+        this.callWaiters.get(m.id)?.();
       } else if (m.type === 'failed') {
         this.fail(new Error(m.message));
       }
@@ -122,20 +135,30 @@ class EnginePool implements RunningEngine {
       evictions: all.reduce((a, s) => a + s.evictions, 0),
       checkpoints: all.reduce((a, s) => a + s.checkpoints, 0),
       outputsInFlight: all.reduce((a, s) => a + s.outputsInFlight, 0),
+      heapUsedBytes: all.reduce((a, s) => a + s.heapUsedBytes, 0),
       analytics: all.find((s) => s.analytics)?.analytics ?? null,
     };
   }
 
-  async checkpoint(): Promise<void> {
+  checkpoint(): Promise<void> {
+    return this.callAll('checkpoint');
+  }
+
+  collectGarbage(): Promise<void> {
+    return this.callAll('collectGarbage');
+  }
+
+  /** A named call in every thread; resolves when all have replied (each reports its status first). */
+  private async callAll(name: string): Promise<void> {
     await Promise.all(
       this.threads.map((t) => {
-        const id = this.nextCheckpointId++;
+        const id = this.nextCallId++;
         return new Promise<void>((resolve) => {
-          this.checkpointWaiters.set(id, () => {
-            this.checkpointWaiters.delete(id);
+          this.callWaiters.set(id, () => {
+            this.callWaiters.delete(id);
             resolve();
           });
-          t.worker.postMessage({ type: 'call', id, name: 'checkpoint' } satisfies ToThread);
+          t.worker.postMessage({ type: 'call', id, name } satisfies ToThread);
         });
       }),
     );
@@ -166,4 +189,10 @@ class EnginePool implements RunningEngine {
     }
     return this.done;
   }
+}
+
+/** A thread's failure to start, as the error Engine.start would have thrown in this thread. */
+function startFailure(m: { message: string; code?: string }, prefix: string): Error {
+  if (m.code !== undefined) return new NatsSetupError(m.code as NatsSetupError['code'], prefix + m.message);
+  return new Error(prefix + m.message);
 }

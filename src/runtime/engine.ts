@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, DeliverPolicy, type JetStreamClient, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { ownedPartitionList, type Config } from '../config/index.js';
@@ -34,6 +35,8 @@ export interface EngineStatus {
   evictions: number;
   checkpoints: number;
   outputsInFlight: number;
+  /** The engine's V8 heap in use (its thread's isolate; summed over a pool's threads). */
+  heapUsedBytes: number;
   analytics?: AnalyticsStatus | null;
 }
 
@@ -266,6 +269,7 @@ export class Engine {
       evictions: this.host.evictions,
       checkpoints: this.checkpoints,
       outputsInFlight: this.sink.pending,
+      heapUsedBytes: getHeapStatistics().used_heap_size,
       analytics: this.analytics?.status() ?? null,
     };
   }

@@ -1,6 +1,7 @@
 import { parentPort, workerData, Worker } from 'node:worker_threads';
 import type { Config } from '../config/index.js';
 import { createLogger, type Logger } from '../log/index.js';
+import { NatsSetupError } from '../nats/index.js';
 
 /**
  * Running a long-lived service (an Engine, the AnalyticsRunner) in a worker thread, both sides.
@@ -16,7 +17,8 @@ export type ToHost<R> =
   | { type: 'status'; report: R }
   | { type: 'stopped' }
   | { type: 'replied'; id: number }
-  | { type: 'failed'; message: string };
+  /** `code`: a NatsSetupError's, so the host can raise the same clear error the service did. */
+  | { type: 'failed'; message: string; code?: string };
 export type ToThread = { type: 'stop' } | { type: 'call'; id: number; name: string };
 
 interface Service {
@@ -30,6 +32,8 @@ export async function serveInThread<S extends Service, R>(opts: {
   report(s: S): R;
   bindings: (config: Config) => Record<string, string>;
   calls?: Record<string, (s: S) => Promise<void>>;
+  /** Runs when the service has ended, before the host hears so (e.g. writing a profile). */
+  ended?: () => Promise<void>;
 }): Promise<void> {
   const port = parentPort!;
   const config = (workerData as { config: Config }).config;
@@ -39,7 +43,8 @@ export async function serveInThread<S extends Service, R>(opts: {
   try {
     service = await opts.start(config, log);
   } catch (e) {
-    post({ type: 'failed', message: (e as Error).message });
+    const code = e instanceof NatsSetupError ? e.code : undefined;
+    post({ type: 'failed', message: (e as Error).message, code });
     process.exit(1);
   }
   const report = () => post({ type: 'status', report: opts.report(service) });
@@ -52,9 +57,14 @@ export async function serveInThread<S extends Service, R>(opts: {
     post(last);
     port.close();
   };
+  const after = (last: ToHost<R>) => () =>
+    (opts.ended?.() ?? Promise.resolve()).then(
+      () => end(last),
+      () => end(last),
+    );
   service.done.then(
-    () => end({ type: 'stopped' }),
-    (e: Error) => end({ type: 'failed', message: e.message }),
+    () => after({ type: 'stopped' })(),
+    (e: Error) => after({ type: 'failed', message: e.message })(),
   );
   port.on('message', (m: ToThread) => {
     if (m.type === 'stop') void service.stop();
@@ -62,7 +72,10 @@ export async function serveInThread<S extends Service, R>(opts: {
       const call = opts.calls?.[m.name];
       if (!call) return post({ type: 'failed', message: `no call "${m.name}" in this thread` });
       void call(service).then(
-        () => post({ type: 'replied', id: m.id }),
+        () => {
+          report();
+          post({ type: 'replied', id: m.id });
+        },
         (e: Error) => post({ type: 'failed', message: e.message }),
       );
     }
@@ -71,5 +84,6 @@ export async function serveInThread<S extends Service, R>(opts: {
 
 /** Host side: a worker thread running `module` (a file calling serveInThread) with this Config. */
 export function startThread(module: URL, config: Config): Worker {
-  return new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: { module: module.href, config } });
+  const resourceLimits = config.youngGenerationMb > 0 ? { maxYoungGenerationSizeMb: config.youngGenerationMb } : undefined;
+  return new Worker(new URL('./thread-entry.mjs', import.meta.url), { workerData: { module: module.href, config }, resourceLimits });
 }
