@@ -125,35 +125,23 @@ test('timers pending at the kill still fire after restart', async () => {
   assert.ok(absences.length > 0, 'the sample leaves cart-abandonment absences open at the kill');
 });
 
-test('two engine threads in one process (NUDGE_WORKERS=2), killed and restarted, give the outputs of one uninterrupted thread', async () => {
+/** Killed right after its 50th acknowledged output (mid-stream whatever the machine's speed), restarted with `extra`: the outputs of one uninterrupted main-thread engine. */
+async function killedAndRestarted(name: string, extra: Record<string, string>): Promise<void> {
   const nats = await startTestNats();
   servers.push(nats);
-  const dataDir = tempDir('threads');
+  const dataDir = tempDir(name.replace(/ /g, '-'));
   dirs.push(dataDir);
   const report = await publishSample(nats.nc, USERS, SEED, true);
-  const threads = { NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, NUDGE_WORKERS: '2' };
-  // Killed by a thread right after its 50th acknowledged output: mid-stream whatever the machine's speed.
-  const first = spawnEngine({ ...threads, NUDGE_FAULT_KILL_AFTER_OUTPUTS: '50' });
+  const first = spawnEngine({ NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, ...extra, NUDGE_FAULT_KILL_AFTER_OUTPUTS: '50' });
   await first.exited;
   assert.equal(first.child.signalCode, 'SIGKILL', first.stderr());
   const seqs = await committedSeqs(dataDir);
   assert.ok(seqs.some((s, p) => s < report.flushSeqs.get(p)!), 'the kill came before the stream was done');
-  await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_WORKERS: '2' });
-  assertSameOutputs(await collect(nats), 'two threads');
-});
+  await runUntilApplied(nats, dataDir, report.flushSeqs, extra);
+  assertSameOutputs(await collect(nats), name);
+}
 
-test('one engine in a worker thread of its own (NUDGE_YOUNG_GEN_MB=64), killed and restarted, gives the outputs of the main-thread engine', async () => {
-  const nats = await startTestNats();
-  servers.push(nats);
-  const dataDir = tempDir('lone-thread');
-  dirs.push(dataDir);
-  const report = await publishSample(nats.nc, USERS, SEED, true);
-  const lone = { NATS_URL: nats.url, NUDGE_DATA_DIR: dataDir, ...quietEnv, NUDGE_YOUNG_GEN_MB: '64' };
-  const first = spawnEngine({ ...lone, NUDGE_FAULT_KILL_AFTER_OUTPUTS: '50' });
-  await first.exited;
-  assert.equal(first.child.signalCode, 'SIGKILL', first.stderr());
-  const seqs = await committedSeqs(dataDir);
-  assert.ok(seqs.some((s, p) => s < report.flushSeqs.get(p)!), 'the kill came before the stream was done');
-  await runUntilApplied(nats, dataDir, report.flushSeqs, { NUDGE_YOUNG_GEN_MB: '64' });
-  assertSameOutputs(await collect(nats), 'one engine thread');
-});
+test('two engine threads in one process (NUDGE_WORKERS=2), killed and restarted, give the outputs of one uninterrupted thread', () => killedAndRestarted('two threads', { NUDGE_WORKERS: '2' }));
+
+test('one engine in a worker thread of its own (NUDGE_YOUNG_GEN_MB=64), killed and restarted, gives the outputs of the main-thread engine', () =>
+  killedAndRestarted('one engine thread', { NUDGE_YOUNG_GEN_MB: '64' }));
