@@ -44,7 +44,7 @@ import { startEmbeddedServer, findNatsServer, connectNats, requireJetStream, ens
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createLogger } from '../src/log/index.js';
 import type { Engine } from '../src/runtime/engine.js';
-import { startEngine } from '../src/runtime/engine-pool.js';
+import { startEngine, engineRunsInThisThread } from '../src/runtime/engine-pool.js';
 import { ActorHost } from '../src/runtime/actor-host.js';
 import { PartitionProcessor, type Output } from '../src/runtime/partition-processor.js';
 import { AnalyticsPipeline, type AnalyticsCounters } from '../src/runtime/analytics-pipeline.js';
@@ -459,8 +459,7 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
   const log = createLogger('warn', 'nudge-bench-engine');
   const memBefore = process.memoryUsage();
   let peakRss = memBefore.rss;
-  // As startEngine decides: in this thread only with one worker and Node's default young generation.
-  const inThread = config.workers <= 1 && config.youngGenerationMb === 0;
+  const here = engineRunsInThisThread(config);
   if (profile) await profile('start');
   // The analytics reads every partition: it is done at the stream's last message.
   const targetSeq = lastSeq.reduce((a, b) => Math.max(a, b), 0);
@@ -569,7 +568,7 @@ async function enginePass(url: string, dataDir: string, lastSeq: number[], expec
       memBefore,
       memAtCatchUp: mem,
       peakRssBytes: Math.max(peakRss, mem.rss),
-      liveHeapBytes: inThread ? memLive.heapUsed : null,
+      liveHeapBytes: here ? memLive.heapUsed : null,
       lmdb,
       analytics,
     };
@@ -1056,8 +1055,7 @@ async function main(gcFn: () => void): Promise<void> {
       progress('profiled engine pass (V8 CPU profiler, not counted in the rounds)');
       let cpuProfile: CpuProfile | null = null;
       const dir = join(root, 'engine-profile');
-      const probe = engineConfig(server.url, dir);
-      if (probe.workers <= 1 && probe.youngGenerationMb === 0) {
+      if (engineRunsInThisThread(engineConfig(server.url, dir))) {
         const session = new Session();
         session.connect();
         await session.post('Profiler.enable');

@@ -31,9 +31,15 @@ type ToPool = ToHost<{ status: EngineStatus; totals: ReturnType<Engine['totals']
  */
 export async function startEngine(config: Config, log: Logger): Promise<RunningEngine> {
   const owned = ownedPartitionList(config);
-  const n = Math.max(1, Math.min(config.workers, owned.length));
-  if (n === 1 && config.youngGenerationMb === 0) return Engine.start(config, log);
-  return EnginePool.start(config, log, owned, n);
+  if (engineRunsInThisThread(config)) return Engine.start(config, log);
+  return EnginePool.start(config, log, owned, threadCount(config, owned));
+}
+
+const threadCount = (config: Config, owned: number[]) => Math.max(1, Math.min(config.workers, owned.length));
+
+/** Whether startEngine runs the engine in the calling thread (a profiler or a GC there then reaches it). */
+export function engineRunsInThisThread(config: Config): boolean {
+  return threadCount(config, ownedPartitionList(config)) === 1 && config.youngGenerationMb === 0;
 }
 
 interface Thread {

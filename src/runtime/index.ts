@@ -1,5 +1,5 @@
 export { Engine } from './engine.js';
-export { startEngine, type RunningEngine } from './engine-pool.js';
+export { startEngine, engineRunsInThisThread, type RunningEngine } from './engine-pool.js';
 export type { EngineStatus, PartitionStatus } from './engine.js';
 export { PartitionProcessor } from './partition-processor.js';
 export type { InputMessage, Output, ProcessorOptions } from './partition-processor.js';
