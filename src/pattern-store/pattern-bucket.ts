@@ -40,6 +40,12 @@ export class PatternBucket {
     try {
       return new PatternBucket(opts.create ? await kvm.create(Buckets.patterns, { history: HISTORY }) : await kvm.open(Buckets.patterns));
     } catch (e) {
+      // Workers starting together race to create it; nats-server 2.9 refuses the loser's create
+      // ("subjects overlap with an existing stream") although the bucket it wanted now exists.
+      if (opts.create) {
+        const opened = await kvm.open(Buckets.patterns).catch(() => null);
+        if (opened) return new PatternBucket(opened);
+      }
       throw new PatternStoreError(`cannot open KV bucket ${Buckets.patterns}: ${(e as Error).message}`);
     }
   }
